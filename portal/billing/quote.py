@@ -1,0 +1,163 @@
+"""The quote engine: one pure function from terms, usage and a start date to priced lines.
+
+It prices a quote (projected usage) and an invoice (metered usage) alike.
+"""
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Iterable, Mapping
+
+from .money import round_half_up
+from .proration import days_in_month, fraction_from_start
+from .terms import BASE_UNITS, UNIT_FACTORS, AddonTerms, PlanItemTerms, PlanTerms
+
+PLAN_BASE = "plan_base"
+ADDON = "addon"
+OVERAGE = "overage"
+TAX = "tax"
+LINE_KINDS = (PLAN_BASE, ADDON, OVERAGE, TAX)
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: str
+    description: str
+    qty: Decimal
+    unit: str
+    unit_price_cents: int
+    amount_cents: int
+    resource_kind: str | None = None
+    deployment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    currency: str
+    recurring: tuple[Line, ...]
+    first_invoice: tuple[Line, ...]
+    overage: tuple[Line, ...]
+
+    @property
+    def recurring_cents(self) -> int:
+        return sum_lines(self.recurring)
+
+    @property
+    def first_invoice_cents(self) -> int:
+        return sum_lines(self.first_invoice)
+
+    @property
+    def overage_cents(self) -> int:
+        return sum_lines(self.overage)
+
+    @property
+    def all_in_monthly_cents(self) -> int:
+        return self.recurring_cents + self.overage_cents
+
+
+def sum_lines(lines: Iterable[Line]) -> int:
+    return sum(line.amount_cents for line in lines)
+
+
+def recurring_lines(plan: PlanTerms, addons: Iterable[AddonTerms]) -> tuple[Line, ...]:
+    """One plan_base line and one addon line per addon, each a full month."""
+    lines = [
+        Line(
+            kind=PLAN_BASE,
+            description=f"{plan.plan_name} plan (v{plan.version}), monthly",
+            qty=Decimal(1),
+            unit="month",
+            unit_price_cents=plan.base_price_cents,
+            amount_cents=plan.base_price_cents,
+        )
+    ]
+    for addon in addons:
+        lines.append(
+            Line(
+                kind=ADDON,
+                description=f"{addon.name} addon, monthly",
+                qty=Decimal(1),
+                unit="month",
+                unit_price_cents=addon.price_cents,
+                amount_cents=addon.price_cents,
+                resource_kind=addon.resource_kind,
+            )
+        )
+    return tuple(lines)
+
+
+def prorate(lines: Iterable[Line], fraction: Fraction, note: str) -> tuple[Line, ...]:
+    """Each line's amount times ``fraction``, rounded half-up on its own."""
+    if fraction == 1:
+        return tuple(lines)
+    return tuple(
+        replace(
+            line,
+            description=f"{line.description}, {note}",
+            amount_cents=round_half_up(line.amount_cents * fraction),
+        )
+        for line in lines
+    )
+
+
+def allowance(item: PlanItemTerms, addons: Iterable[AddonTerms]) -> int:
+    return item.included_qty + sum(a.qty for a in addons if a.resource_kind == item.resource_kind)
+
+
+def overage_lines(
+    plan: PlanTerms, addons: Iterable[AddonTerms], usage: Mapping[str, Decimal | int]
+) -> tuple[Line, ...]:
+    """Per plan item: usage beyond the (addon-lifted) allowance, capped, priced per unit."""
+    addons = tuple(addons)
+    lines = []
+    for item in plan.items:
+        used = Fraction(usage.get(item.resource_kind, 0))
+        allowed = allowance(item, addons)
+        over = max(Fraction(0), used - allowed)
+        if item.hard_cap_qty is not None:
+            over = min(over, Fraction(item.hard_cap_qty))
+        if over == 0:
+            continue
+        factor = UNIT_FACTORS[item.overage_unit]
+        qty = over / factor
+        lines.append(
+            Line(
+                kind=OVERAGE,
+                description=(
+                    f"{item.resource_kind} beyond the {allowed:,} "
+                    f"{BASE_UNITS[item.resource_kind]} allowance"
+                ),
+                qty=_decimal(qty),
+                unit=item.overage_unit,
+                unit_price_cents=item.overage_price_cents,
+                amount_cents=round_half_up(qty * item.overage_price_cents),
+                resource_kind=item.resource_kind,
+            )
+        )
+    return tuple(lines)
+
+
+def price(
+    plan: PlanTerms,
+    addons: Iterable[AddonTerms],
+    usage: Mapping[str, Decimal | int],
+    starts_on: date,
+) -> Quote:
+    """Price a plan version with addons for one month of ``usage``, starting ``starts_on``."""
+    addons = tuple(addons)
+    recurring = recurring_lines(plan, addons)
+    fraction = fraction_from_start(starts_on)
+    total = days_in_month(starts_on)
+    note = f"{total - starts_on.day + 1}/{total} days from {starts_on.isoformat()}"
+    first = prorate(recurring, fraction, note)
+    return Quote(
+        currency=plan.currency,
+        recurring=recurring,
+        first_invoice=first,
+        overage=overage_lines(plan, addons, usage),
+    )
+
+
+def _decimal(value: Fraction) -> Decimal:
+    """An exact Decimal for a quantity whose denominator divides a power of ten."""
+    return Decimal(value.numerator) / Decimal(value.denominator)

@@ -1,0 +1,45 @@
+"""Sign-in and sign-out for the pages (sessions through Flask-Login)."""
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..errors import Throttled
+from ..services import accounts
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: never an absolute or scheme-relative URL (open redirect).
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    error, status, email = None, 200, ""
+    if request.method == "POST":
+        email = request.form.get("email", "")
+        try:
+            user = accounts.authenticate(
+                email, request.form.get("password", ""), request.remote_addr or "unknown"
+            )
+        except Throttled as exc:
+            error, status = exc.message, 429
+        else:
+            if user is not None:
+                session.clear()  # a fresh session at sign-in (no fixation)
+                login_user(user)
+                return redirect(_safe_next(request.args.get("next")))
+            error, status = "Wrong email or password.", 401
+    return render_template("auth/login.html", error=error, email=email), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,96 @@
+"""``flask --app portal …`` commands. Each calls the same service a page or the API calls."""
+import functools
+
+import click
+from flask import Flask
+
+from .errors import DomainError
+from .models.tenancy import ROLES
+
+
+def reports_domain_errors(command):
+    """A domain error becomes a clear one-line message and exit status 1, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapped(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DomainError as exc:
+            detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+            extra = f" ({detail})" if detail and detail != exc.message else ""
+            raise click.ClickException(exc.message + extra) from None
+
+    return wrapped
+
+
+def register(app: Flask) -> None:
+    from .services import accounts, catalog, demo
+
+    @app.cli.command("seed")
+    def seed():
+        """Write the catalog (and nothing else). Safe to run again."""
+        created = catalog.seed_catalog()
+        click.echo(
+            f"catalog seeded: {created['plans']} plans, {created['versions']} versions, "
+            f"{created['addons']} addons created"
+        )
+
+    @app.cli.command("demo")
+    def demo_cmd():
+        """Demo tenants, users and data for trying the portal out."""
+        for line in demo.load_demo():
+            click.echo(f"created {line}")
+        click.echo(f"demo ready: sign in as admin@example.com / {demo.DEMO_PASSWORD}")
+
+    @app.cli.group("tenants")
+    def tenants():
+        """Manage tenants."""
+
+    @tenants.command("create")
+    @click.argument("slug")
+    @click.option("--name", required=True)
+    @click.option("--billing-name", default=None, help="Defaults to --name.")
+    @click.option("--address", default="", help="Billing address; \\n separates lines.")
+    @click.option("--abn", default=None)
+    @reports_domain_errors
+    def tenants_create(slug, name, billing_name, address, abn):
+        tenant = accounts.create_tenant(
+            slug, name, billing_name=billing_name,
+            billing_address=address.replace("\\n", "\n"), abn=abn,
+        )
+        click.echo(f"tenant {tenant.slug} created (id {tenant.id})")
+
+    @app.cli.group("users")
+    def users():
+        """Manage users."""
+
+    @users.command("create")
+    @click.argument("email")
+    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--tenant", "tenant_slug", default=None)
+    @click.option("--password", required=True)
+    @reports_domain_errors
+    def users_create(email, role, tenant_slug, password):
+        user = accounts.create_user(email, role, password, tenant_slug)
+        click.echo(f"user {user.email} created ({user.role})")
+
+    @app.cli.group("tokens")
+    def tokens():
+        """Manage API tokens."""
+
+    @tokens.command("create")
+    @click.argument("email")
+    @reports_domain_errors
+    def tokens_create(email):
+        """Print a new token once, alone on the last line."""
+        raw = accounts.create_token(email)
+        click.echo(f"token for {email.strip().lower()} (shown once; store it now):")
+        click.echo(raw)
+
+    @tokens.command("revoke")
+    @click.argument("email")
+    @reports_domain_errors
+    def tokens_revoke(email):
+        """Revoke every token of the user."""
+        count = accounts.revoke_tokens(email)
+        click.echo(f"revoked {count} token(s) for {email.strip().lower()}")

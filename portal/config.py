@@ -1,0 +1,33 @@
+"""Configuration from the environment; a test mapping overrides any key."""
+import os
+from decimal import Decimal
+
+
+def from_environment(instance_path: str) -> dict:
+    sqlite_path = os.path.join(instance_path, "portal.sqlite3")
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        "SQLALCHEMY_DATABASE_URI": _database_url(
+            os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}"
+        ),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # GST is data, not code: other jurisdictions come later.
+        "TAX_NAME": os.environ.get("TAX_NAME", "GST"),
+        "TAX_RATE": Decimal(os.environ.get("TAX_RATE", "0.10")),
+        # Sign-in throttling: this many failures in the window lock the email (and, ×4, the IP).
+        "LOGIN_MAX_FAILURES": int(os.environ.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_WINDOW_SECONDS": int(os.environ.get("LOGIN_WINDOW_SECONDS", "900")),
+        # werkzeug's default (scrypt); tests use a cheap one.
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    }
+
+
+def _database_url(url: str) -> str:
+    # Heroku-style URLs and bare postgresql:// go through psycopg 3, the driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

@@ -1,0 +1,73 @@
+"""Map every error to HTTP once: the contract's JSON shape under /api, a page elsewhere."""
+import logging
+
+from flask import jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .errors import DomainError, Throttled, Unauthorized
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _page(status: int, title: str, message: str):
+    return render_template("error.html", status=status, title=title, message=message), status
+
+
+def handle_domain_error(exc: DomainError):
+    headers = {}
+    if isinstance(exc, Throttled):
+        headers["Retry-After"] = str(exc.retry_after)
+    if is_api_request():
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = 'Bearer realm="arcadia"'
+        return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status, headers
+    if isinstance(exc, Unauthorized):
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return (*_page(exc.status, exc.code.replace("_", " ").capitalize(), exc.message), headers)
+
+
+def handle_http_error(exc: HTTPException):
+    if isinstance(exc, CSRFError):
+        message = "The form had expired or lacked its security token. Reload the page and try again."
+    else:
+        message = exc.description or exc.name
+    if is_api_request():
+        code = _HTTP_CODES.get(exc.code, "error")
+        response = jsonify(error_body(code, message))
+        return response, exc.code, dict(exc.get_headers()) | {"Content-Type": "application/json"}
+    return _page(exc.code, exc.name, message)
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    if is_api_request():
+        return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
+    return _page(500, "Server error", "Something went wrong on our side. It has been logged.")
+
+
+def register(app) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,1 @@
+"""The only layer that loads from the database, calls billing/, writes and commits."""

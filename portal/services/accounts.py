@@ -1,0 +1,179 @@
+"""Tenants, users, API tokens and sign-in."""
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..clock import utcnow
+from ..errors import Conflict, NotFound, Throttled, ValidationError
+from ..extensions import db
+from ..models import ApiToken, LoginAttempt, Tenant, User
+from ..models.tenancy import PLATFORM_ADMIN, ROLES
+from . import audit
+
+_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TOKEN_PREFIX = "arc_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def tenant_by_slug(slug: str) -> Tenant | None:
+    return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
+                  billing_address: str = "", abn: str | None = None,
+                  actor: User | None = None) -> Tenant:
+    errors = {}
+    if not _SLUG.match(slug or ""):
+        errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
+    if not (name or "").strip():
+        errors["name"] = "must not be empty"
+    if errors:
+        raise ValidationError(errors)
+    if tenant_by_slug(slug):
+        raise Conflict(f"tenant {slug!r} already exists", {"slug": "already exists"})
+    tenant = Tenant(
+        slug=slug,
+        name=name.strip(),
+        billing_name=(billing_name or name).strip(),
+        billing_address=billing_address,
+        abn=abn,
+    )
+    db.session.add(tenant)
+    db.session.flush()
+    audit.record(actor, "tenant.create", "tenant", tenant.id, slug=slug)
+    db.session.commit()
+    return tenant
+
+
+def create_user(email: str, role: str, password: str, tenant_slug: str | None = None,
+                actor: User | None = None) -> User:
+    email = (email or "").strip().lower()
+    errors = {}
+    if not _EMAIL.match(email):
+        errors["email"] = "is not an email address"
+    if role not in ROLES:
+        errors["role"] = f"must be one of {', '.join(ROLES)}"
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    tenant = None
+    if role == PLATFORM_ADMIN and tenant_slug:
+        errors["tenant"] = "a platform admin belongs to no tenant"
+    elif role in ROLES and role != PLATFORM_ADMIN:
+        if not tenant_slug:
+            errors["tenant"] = f"is required for {role}"
+        else:
+            tenant = tenant_by_slug(tenant_slug)
+            if tenant is None:
+                errors["tenant"] = f"unknown tenant {tenant_slug!r}"
+    if errors:
+        raise ValidationError(errors)
+    if user_by_email(email):
+        raise Conflict(f"user {email} already exists", {"email": "already exists"})
+    user = User(email=email, role=role, tenant=tenant, password_hash=hash_password(password))
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", "user", user.id, email=email, role=role)
+    db.session.commit()
+    return user
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(email: str, actor: User | None = None) -> str:
+    """A new bearer token for the user; only its hash is kept, so this is the one sight of it."""
+    user = user_by_email(email)
+    if user is None:
+        raise NotFound(f"no user {email}")
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, token_hash=_digest(raw), prefix=raw[:12])
+    db.session.add(token)
+    db.session.flush()
+    audit.record(actor, "token.create", "user", user.id, prefix=token.prefix)
+    db.session.commit()
+    return raw
+
+
+def revoke_tokens(email: str, actor: User | None = None) -> int:
+    """Revoke every live token of the user; returns how many."""
+    user = user_by_email(email)
+    if user is None:
+        raise NotFound(f"no user {email}")
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    audit.record(actor, "token.revoke", "user", user.id, count=result.rowcount)
+    db.session.commit()
+    return result.rowcount
+
+
+def user_for_token(raw: str) -> User | None:
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
+    )
+    if token is None or not token.user.is_active:
+        return None
+    return token.user
+
+
+# --- sign-in ----------------------------------------------------------------------------
+
+# Checked against when the email is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+
+
+def authenticate(email: str, password: str, ip: str) -> User | None:
+    """The user for these credentials, or None. Raises Throttled after repeated failures.
+
+    Failures are counted per email and per address over a sliding window; a success clears
+    the email's count.
+    """
+    email = (email or "").strip().lower()
+    cfg = current_app.config
+    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    since = utcnow() - window
+    by_email = _failures_since(LoginAttempt.email == email, since)
+    by_ip = _failures_since(LoginAttempt.ip == ip, since)
+    if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
+        minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
+        raise Throttled(
+            f"Too many failed sign-ins. Try again in {minutes} minutes.",
+            retry_after=cfg["LOGIN_WINDOW_SECONDS"],
+        )
+    user = user_by_email(email) if email else None
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is not None and ok and user.is_active:
+        db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+        db.session.commit()
+        return user
+    db.session.add(LoginAttempt(email=email[:254], ip=ip[:45]))
+    db.session.commit()
+    return None
+
+
+def _failures_since(condition, since) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(condition, LoginAttempt.at >= since)
+    )

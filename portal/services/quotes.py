@@ -1,0 +1,67 @@
+"""Pricing a quote: validate the request against the catalog, then run the engine."""
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Mapping
+
+from ..billing import quote as engine
+from ..billing.terms import RESOURCE_KINDS
+from ..models import Addon, PlanVersion
+from . import catalog
+from .validation import Fields, iso_date, list_of_codes, text, usage_map
+
+QUOTE_FIELDS = {"plan_code", "addons", "projected_usage", "starts_on"}
+
+
+@dataclass(frozen=True)
+class QuoteRequest:
+    plan_version: PlanVersion
+    addons: tuple[Addon, ...]
+    usage: dict[str, Decimal]
+    starts_on: date
+
+
+def validate_quote_request(data: Mapping[str, Any]) -> QuoteRequest:
+    """Check every field against the catalog; raise one ValidationError naming each bad one."""
+    fields = Fields(data, allowed=QUOTE_FIELDS)
+    plan_code = fields.get("plan_code", text)
+    starts_on = fields.get("starts_on", iso_date)
+    addon_codes = fields.get("addons", list_of_codes, required=False, default=[])
+    usage = fields.get(
+        "projected_usage", lambda v: usage_map(v, RESOURCE_KINDS), required=False, default={}
+    )
+    version = None
+    if plan_code is not None:
+        plan = catalog.plan_by_code(plan_code)
+        if plan is None:
+            fields.add("plan_code", f"unknown plan {plan_code!r}")
+        elif starts_on is not None:
+            version = catalog.version_in_effect(plan, starts_on)
+            if version is None:
+                fields.add("starts_on", f"no version of plan {plan_code!r} is in effect then")
+    addons = resolve_addons(addon_codes or [], fields, version.currency if version else None)
+    fields.done()
+    return QuoteRequest(version, addons, usage, starts_on)
+
+
+def resolve_addons(codes: list[str], fields: Fields, currency: str | None) -> tuple[Addon, ...]:
+    """The addons for ``codes``, in the order given; unknown or wrong-currency ones are errors."""
+    found = catalog.addons_by_code(codes)
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        fields.add("addons", f"unknown addon {', '.join(map(repr, unknown))}")
+        return ()
+    addons = tuple(found[c] for c in codes)
+    if currency is not None:
+        foreign = [a.code for a in addons if a.currency != currency]
+        if foreign:
+            fields.add("addons", f"not sold in {currency}: {', '.join(foreign)}")
+    return addons
+
+
+def price_quote(data: Mapping[str, Any]) -> tuple[QuoteRequest, engine.Quote]:
+    req = validate_quote_request(data)
+    quote = engine.price(
+        req.plan_version.terms(), [a.terms() for a in req.addons], req.usage, req.starts_on
+    )
+    return req, quote

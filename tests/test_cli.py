@@ -1,0 +1,77 @@
+"""The command line, through Flask's CLI runner against the test database."""
+from sqlalchemy import func, select
+
+from portal.models import Addon, ApiToken, AuditEntry, Plan, PlanItem, PlanVersion, Tenant, User
+
+
+def count(database, model):
+    return database.session.scalar(select(func.count()).select_from(model))
+
+
+def test_seed_writes_the_catalog_once(app, database):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed"])
+    assert first.exit_code == 0, first.output
+    assert "1 plans, 1 versions, 1 addons created" in first.output
+    second = runner.invoke(args=["seed"])
+    assert "0 plans, 0 versions, 0 addons created" in second.output
+    assert [count(database, m) for m in (Plan, PlanVersion, PlanItem, Addon)] == [1, 1, 3, 1]
+    # The catalog and nothing else.
+    assert [count(database, m) for m in (Tenant, User)] == [0, 0]
+
+
+def test_tenant_user_and_token_lifecycle(app, database, client):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["tenants", "create", "acme", "--name", "Acme AI"]).exit_code == 0
+    r = runner.invoke(args=["users", "create", "Alice@Example.com", "--role", "tenant_admin",
+                            "--tenant", "acme", "--password", "s3cret-pass"])
+    assert r.exit_code == 0, r.output
+    user = database.session.scalar(select(User).where(User.email == "alice@example.com"))
+    assert (user.role, user.tenant.slug) == ("tenant_admin", "acme")
+    assert user.password_hash != "s3cret-pass"
+
+    r = runner.invoke(args=["tokens", "create", "alice@example.com"])
+    assert r.exit_code == 0
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("arc_") and " " not in token
+    stored = database.session.scalar(select(ApiToken))
+    assert stored.token_hash != token and token not in stored.token_hash
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/catalog/plans", headers=headers).status_code == 200
+
+    r = runner.invoke(args=["tokens", "revoke", "alice@example.com"])
+    assert "revoked 1 token(s) for alice@example.com" in r.output
+    assert client.get("/api/v1/catalog/plans", headers=headers).status_code == 401
+    actions = database.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["tenant.create", "user.create", "token.create", "token.revoke"]
+
+
+def test_cli_errors_are_clear_and_exit_non_zero(app, database):
+    runner = app.test_cli_runner()
+    runner.invoke(args=["tenants", "create", "acme", "--name", "Acme"])
+    r = runner.invoke(args=["tenants", "create", "acme", "--name", "Acme again"])
+    assert r.exit_code == 1 and "tenant 'acme' already exists" in r.output
+    r = runner.invoke(args=["tenants", "create", "Bad Slug!", "--name", "X"])
+    assert r.exit_code == 1 and "slug: must be lowercase letters" in r.output
+    r = runner.invoke(args=["users", "create", "v@example.com", "--role", "tenant_viewer",
+                            "--password", "long-enough"])
+    assert r.exit_code == 1 and "tenant: is required for tenant_viewer" in r.output
+    r = runner.invoke(args=["users", "create", "a@example.com", "--role", "platform_admin",
+                            "--tenant", "acme", "--password", "long-enough"])
+    assert r.exit_code == 1 and "a platform admin belongs to no tenant" in r.output
+    r = runner.invoke(args=["users", "create", "a@example.com", "--role", "platform_admin",
+                            "--password", "short"])
+    assert r.exit_code == 1 and "password: must be at least 8 characters" in r.output
+    r = runner.invoke(args=["tokens", "create", "nobody@example.com"])
+    assert r.exit_code == 1 and "no user nobody@example.com" in r.output
+    assert count(database, User) == 0
+
+
+def test_demo_is_repeatable(app, database):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "created user admin@example.com (platform_admin)" in first.output
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0 and "created" not in second.output
+    assert [count(database, m) for m in (Tenant, User, Plan)] == [2, 4, 1]
