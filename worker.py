@@ -1,32 +1,54 @@
-"""The RQ worker: builds the app, pushes an app context, and works the portal's queue.
+"""The portal's background processes. Both need REDIS_URL (and the same DATABASE_URL as the web).
 
-Run it with ``python worker.py`` (REDIS_URL must be set). The jobs and the monthly schedule
-arrive with the invoicing work; until then the worker simply serves the queue.
+    python worker.py          the RQ worker: rollups, PDF rendering
+    python worker.py cron     the scheduler: the monthly rollup at 03:00 UTC on the 1st, and on
+                              start a catch-up of any month whose rollup was missed
+    python worker.py --burst  work the queue until it is empty, then exit
 """
 import os
 import sys
 
-from redis import Redis
-from rq import Queue, Worker
+os.environ.setdefault("TZ", "UTC")
 
-from portal import create_app
+from redis import Redis  # noqa: E402
+from rq import Queue, Worker  # noqa: E402
 
-QUEUE_NAME = "portal"
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.queue import QUEUE_NAME  # noqa: E402
 
 
-def main() -> int:
+class PortalWorker(Worker):
+    """Each job runs in a forked work horse: it must not share the parent's database
+    connections, and leaves no session behind."""
+
+    def perform_job(self, job, queue):
+        db.engine.dispose(close=False)
+        try:
+            return super().perform_job(job, queue)
+        finally:
+            db.session.remove()
+
+
+def main(argv: list[str]) -> int:
     app = create_app()
     url = app.config.get("REDIS_URL")
     if not url:
-        print("REDIS_URL is not set: without Redis, jobs run inline in the portal itself.", file=sys.stderr)
+        print("REDIS_URL is not set: without Redis the portal runs its jobs inline, "
+              "and no worker is needed.", file=sys.stderr)
         return 2
     connection = Redis.from_url(url)
+    queue_name = app.config.get("RQ_QUEUE", QUEUE_NAME)
     with app.app_context():
-        worker = Worker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
-        worker.work(with_scheduler=True, burst="--burst" in sys.argv)
+        if "cron" in argv:
+            from portal import schedule
+
+            schedule.start(connection, queue_name)
+            return 0
+        worker = PortalWorker([Queue(queue_name, connection=connection)], connection=connection)
+        worker.work(with_scheduler=True, burst="--burst" in argv)
     return 0
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TZ", "UTC")
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,24 +1,15 @@
-"""Who is asking, and what each role may do: the one place role checks live."""
+"""Who is asking (session or bearer token), and the view decorator over ``permissions``."""
 from functools import wraps
 
 from flask import g
 from flask_login import current_user
 
-from .errors import Forbidden, Unauthorized
+from .errors import Unauthorized
 from .extensions import db, login_manager
 from .models import User
-from .models.tenancy import PLATFORM_ADMIN, ROLES, TENANT_ADMIN
+from .permissions import PERMISSIONS, can, check
 
-ADMIN_ONLY = (PLATFORM_ADMIN,)
-TENANT_WRITERS = (PLATFORM_ADMIN, TENANT_ADMIN)
-
-# permission -> roles that hold it. Views name a permission, never a role.
-PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "catalog.read": ROLES,
-    "quote.price": ROLES,
-    "tenants.manage": ADMIN_ONLY,
-}
-
+__all__ = ["can", "check", "current_actor", "requires"]
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
@@ -35,10 +26,6 @@ def current_actor() -> User | None:
     return None
 
 
-def can(user: User | None, permission: str) -> bool:
-    return user is not None and user.role in PERMISSIONS[permission]
-
-
 def requires(permission: str):
     """Refuse the view unless the caller holds ``permission`` (401 anonymous, 403 role)."""
     if permission not in PERMISSIONS:
@@ -50,8 +37,7 @@ def requires(permission: str):
             user = current_actor()
             if user is None:
                 raise Unauthorized("Sign in or send a valid bearer token.")
-            if not can(user, permission):
-                raise Forbidden("Your role may not do this.")
+            check(user, permission)
             return view(*args, **kwargs)
 
         return wrapped

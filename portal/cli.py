@@ -74,6 +74,30 @@ def register(app: Flask) -> None:
         user = accounts.create_user(email, role, password, tenant_slug)
         click.echo(f"user {user.email} created ({user.role})")
 
+    @app.cli.group("invoices")
+    def invoices():
+        """Invoices and the month-end rollup."""
+
+    @invoices.command("rollup")
+    @click.option("--period", required=True, help="The month, YYYY-MM.")
+    @click.option("--force", is_flag=True, help="Rebuild drafts (never issued or paid ones).")
+    @reports_domain_errors
+    def invoices_rollup(period, force):
+        """Run the rollup for a month (on the worker when REDIS_URL is set)."""
+        from .queue import enqueue
+        from .services.invoicing import parse_period
+
+        parse_period(period)
+        done = enqueue("portal.jobs.invoicing.rollup", period, force)
+        if done.inline:
+            r = done.result
+            click.echo(f"{r['period']}: {r['created']} created, {r['skipped']} skipped, "
+                       f"{r['rebuilt']} rebuilt")
+            for message in r["messages"]:
+                click.echo(f"  {message}")
+        else:
+            click.echo(f"rollup of {period} queued as job {done.job_id}")
+
     @app.cli.group("tokens")
     def tokens():
         """Manage API tokens."""

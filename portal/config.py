@@ -19,6 +19,17 @@ def from_environment(instance_path: str) -> dict:
         "LOGIN_WINDOW_SECONDS": int(os.environ.get("LOGIN_WINDOW_SECONDS", "900")),
         # werkzeug's default (scrypt); tests use a cheap one.
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
+        # The seller on every tax invoice.
+        "SELLER_NAME": os.environ.get("SELLER_NAME", "Arcadia Cloud Pty Ltd"),
+        "SELLER_ABN": os.environ.get("SELLER_ABN", "53 004 085 616"),
+        "SELLER_ADDRESS": os.environ.get(
+            "SELLER_ADDRESS", "Level 9, 1 Demo Place\nSydney NSW 2000\nAustralia"
+        ).replace("\\n", "\n"),
+        "SELLER_EMAIL": os.environ.get("SELLER_EMAIL", "billing@arcadia.example.com"),
+        "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
+        "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
+        # When true, the rollup issues the invoices it creates instead of leaving drafts.
+        "ROLLUP_AUTO_ISSUE": os.environ.get("ROLLUP_AUTO_ISSUE", "") in ("1", "true", "yes"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

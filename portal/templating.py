@@ -1,7 +1,9 @@
 """Template filters and globals."""
+from datetime import timezone
 from decimal import Decimal
 
-from .auth import can, current_actor
+from .auth import current_actor
+from .permissions import can
 
 CURRENCY_SYMBOLS = {"AUD": "$", "USD": "US$", "NZD": "NZ$"}
 
@@ -19,8 +21,17 @@ def quantity(value) -> str:
     return f"{int(value):,}"
 
 
+def utc(moment) -> str:
+    """A stored timestamp as UTC ("2026-05-20 09:00 UTC"); naive ones (SQLite) are UTC."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def register(app) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["qty"] = quantity
+    app.jinja_env.filters["utc"] = utc
+    app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.jinja_env.globals["can"] = can
     app.jinja_env.globals["current_actor"] = current_actor

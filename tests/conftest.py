@@ -167,3 +167,44 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped and exitstatus == 0:
         reporter.write_line(f"FAILED: {len(skipped)} test(s) skipped; every test must run.", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture
+def committed(app):
+    """For tests that need real commits seen by other connections (concurrency): the normal
+    session on the engine, and every table emptied afterwards."""
+    with app.app_context():
+        db.session.remove()
+        yield db
+        db.session.remove()
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        with db.engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.execute(sa.text("INSERT INTO counters (name, value) VALUES ('invoice_number', 0)"))
+
+
+@pytest.fixture
+def redis_queue(app, monkeypatch):
+    """Jobs through the real Redis (database 15, emptied first) on a queue of the tests' own."""
+    from redis import Redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    Redis.from_url(url).flushdb()
+    monkeypatch.setitem(app.config, "REDIS_URL", url)
+    monkeypatch.setitem(app.config, "RQ_QUEUE", "portal-tests")
+    yield url
+    monkeypatch.setitem(app.config, "REDIS_URL", None)
+
+
+def run_worker(app) -> int:
+    """Work the tests' queue until it is empty, in this process (so jobs see this test's
+    transaction). Returns how many jobs succeeded; a failed job fails the test."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    conn = Redis.from_url(app.config["REDIS_URL"])
+    queue = Queue(app.config["RQ_QUEUE"], connection=conn)
+    finished_before = queue.finished_job_registry.count
+    SimpleWorker([queue], connection=conn).work(burst=True)
+    assert queue.failed_job_registry.count == 0, "a job failed on the worker"
+    return queue.finished_job_registry.count - finished_before

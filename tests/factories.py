@@ -50,3 +50,51 @@ def make_addon(code: str | None = None, price_cents: int = 100, resource_kind: s
     db.session.add(addon)
     db.session.commit()
     return addon
+
+
+def make_deployment(tenant=None, name: str | None = None, region: str = "syd1",
+                    status: str = "active", plan_code: str | None = None, addons=(),
+                    starts_on: date | None = None, ends_on: date | None = None):
+    """A deployment in ``status``, optionally subscribed (the catalog must hold ``plan_code``)."""
+    from portal.models import Deployment, Subscription, SubscriptionAddon
+    from portal.services import catalog
+
+    tenant = tenant or make_tenant()
+    deployment = Deployment(tenant=tenant, name=name or f"dep-{next(_seq)}", region=region,
+                            status=status)
+    db.session.add(deployment)
+    if plan_code:
+        version = catalog.version_in_effect(catalog.plan_by_code(plan_code), starts_on)
+        sub = Subscription(deployment=deployment, plan_version=version, starts_on=starts_on,
+                           ends_on=ends_on)
+        db.session.add(sub)
+        for addon in catalog.addons_by_code(addons).values():
+            db.session.add(SubscriptionAddon(subscription=sub, addon=addon, name=addon.name,
+                                             price_cents=addon.price_cents,
+                                             resource_kind=addon.resource_kind, qty=addon.qty))
+    db.session.commit()
+    return deployment
+
+
+def hourly_events(deployment_id: int, kind: str, start, hours: int, quantity=1, prefix="e"):
+    """One event an hour from ``start`` (a datetime), as the API takes them."""
+    from datetime import timedelta
+
+    return [
+        {"event_id": f"{prefix}-{deployment_id}-{kind}-{h}", "deployment_id": deployment_id,
+         "resource_kind": kind, "quantity": quantity,
+         "occurred_at": (start + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        for h in range(hours)
+    ]
+
+
+def pdf_text(content: bytes) -> str:
+    """A PDF's text as poppler's pdftotext lays it out."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as f:
+        f.write(content)
+        f.flush()
+        return subprocess.run(["pdftotext", "-layout", f.name, "-"], capture_output=True,
+                              text=True, check=True).stdout

@@ -3,13 +3,15 @@
 
 def register_blueprints(app) -> None:
     from ..extensions import csrf
-    from . import auth, catalog, main, quotes
+    from . import auth, catalog, deployments, invoices, main, quotes
     from .api import api_bp, health_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(quotes.bp)
+    app.register_blueprint(deployments.bp)
+    app.register_blueprint(invoices.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     # Bearer-token requests carry no cookie for a forged form to ride on: no CSRF token.

@@ -1,9 +1,13 @@
 """SQLAlchemy models, one module per domain. Importing this package registers them all."""
 from .catalog import Addon, Plan, PlanItem, PlanVersion
 from .deployments import Deployment, DeploymentTransition, Subscription, SubscriptionAddon
+from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
+from .usage import UsageEvent
 
 __all__ = [
-    "Addon", "ApiToken", "AuditEntry", "Deployment", "DeploymentTransition", "LoginAttempt",
-    "Plan", "PlanItem", "PlanVersion", "Subscription", "SubscriptionAddon", "Tenant", "User",
+    "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
+    "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "Plan", "PlanItem",
+    "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
+    "User",
 ]

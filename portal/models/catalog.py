@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..billing.terms import RESOURCE_KINDS, UNIT_FACTORS, AddonTerms, PlanItemTerms, PlanTerms
 from ..extensions import db
-from .columns import created_at, in_list
+from .columns import in_list, timestamp_now
 
 
 class Plan(db.Model):
@@ -16,7 +16,7 @@ class Plan(db.Model):
     code: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     versions: Mapped[list["PlanVersion"]] = relationship(
         back_populates="plan", order_by="PlanVersion.effective_from"
@@ -37,7 +37,7 @@ class PlanVersion(db.Model):
     base_price_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     effective_from: Mapped[date]
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     plan: Mapped[Plan] = relationship(back_populates="versions")
     items: Mapped[list["PlanItem"]] = relationship(
@@ -103,7 +103,7 @@ class Addon(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     resource_kind: Mapped[str] = mapped_column(String(32))
     qty: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     def terms(self) -> AddonTerms:
         return AddonTerms(

@@ -5,7 +5,7 @@ from sqlalchemy.orm import mapped_column
 from ..clock import utcnow
 
 
-def created_at():
+def timestamp_now():
     return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
 
 

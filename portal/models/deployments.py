@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..billing.terms import RESOURCE_KINDS, AddonTerms
 from ..extensions import db
 from .catalog import Addon, PlanVersion
-from .columns import created_at, in_list
+from .columns import in_list, timestamp_now
 from .tenancy import Tenant, User
 
 REQUESTED = "requested"
@@ -48,7 +48,7 @@ class Deployment(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(20), default=REQUESTED)
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     tenant: Mapped[Tenant] = relationship()
     subscriptions: Mapped[list["Subscription"]] = relationship(
@@ -73,7 +73,7 @@ class DeploymentTransition(db.Model):
     to_status: Mapped[str] = mapped_column(String(20))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(254))
-    at: Mapped[datetime] = created_at()
+    at: Mapped[datetime] = timestamp_now()
 
     deployment: Mapped[Deployment] = relationship(back_populates="transitions")
     actor_user: Mapped[User | None] = relationship()
@@ -100,7 +100,7 @@ class Subscription(db.Model):
     plan_version_id: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"))
     starts_on: Mapped[date]
     ends_on: Mapped[date | None]  # the last billed day, inclusive
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     deployment: Mapped[Deployment] = relationship(back_populates="subscriptions")
     plan_version: Mapped[PlanVersion] = relationship()

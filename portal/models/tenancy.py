@@ -6,7 +6,7 @@ from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .columns import created_at, in_list
+from .columns import in_list, timestamp_now
 
 PLATFORM_ADMIN = "platform_admin"
 TENANT_ADMIN = "tenant_admin"
@@ -25,7 +25,7 @@ class Tenant(db.Model):
     billing_name: Mapped[str] = mapped_column(String(200))
     billing_address: Mapped[str] = mapped_column(Text, default="")
     abn: Mapped[str | None] = mapped_column(String(14))
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
 
 class User(UserMixin, db.Model):
@@ -46,7 +46,7 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
 
     tenant: Mapped[Tenant | None] = relationship()
 
@@ -68,7 +68,7 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
-    created_at: Mapped[datetime] = created_at()
+    created_at: Mapped[datetime] = timestamp_now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -87,7 +87,7 @@ class LoginAttempt(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(45))
-    at: Mapped[datetime] = created_at()
+    at: Mapped[datetime] = timestamp_now()
 
 
 class AuditEntry(db.Model):
@@ -97,7 +97,7 @@ class AuditEntry(db.Model):
     __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = created_at()
+    at: Mapped[datetime] = timestamp_now()
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(254))  # email, or "cli" for the command line
     action: Mapped[str] = mapped_column(String(64))

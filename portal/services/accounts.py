@@ -25,6 +25,10 @@ def tenant_by_slug(slug: str) -> Tenant | None:
     return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
+def list_tenants() -> list[Tenant]:
+    return list(db.session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
 def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 

@@ -1,6 +1,19 @@
-"""A populated portal for trying it out. Idempotent: running it again adds nothing twice."""
+"""A populated portal for trying it out. Idempotent: running it again adds nothing twice.
+
+Everything goes through the same services as the pages and the API: deployments are
+requested and moved along the state machine, usage is ingested in batches, last month is
+rolled up, and its invoices are issued (their PDFs rendered) and one is paid.
+"""
+from datetime import datetime, time, timedelta, timezone
+
+from sqlalchemy import select
+
+from ..billing.proration import month_start
+from ..clock import today
+from ..extensions import db
+from ..models import Deployment, Invoice
 from ..models.tenancy import PLATFORM_ADMIN, TENANT_ADMIN, TENANT_VIEWER
-from . import accounts, catalog
+from . import accounts, catalog, deployments, invoicing, usage
 
 DEMO_PASSWORD = "arcadia-demo"
 DEMO_TENANTS = [
@@ -27,8 +40,19 @@ DEMO_USERS = [
 ]
 
 
+# (tenant, name, region, plan addons, final state, droplets, tokens an hour, peak GB)
+DEMO_DEPLOYMENTS = [
+    ("acme", "llm-inference", "syd1", ["storage_50gb"], "active", 3, 2_000, 170),
+    ("acme", "rag-search", "syd1", [], "active", 2, 500, 60),
+    ("acme", "batch-jobs", "sgp1", None, "requested", 0, 0, 0),
+    ("globex", "vision-lab", "sfo3", [], "suspended", 1, 0, 80),
+]
+PATH = {"active": ["provisioning", "active"], "suspended": ["provisioning", "active", "suspended"],
+        "requested": []}
+
+
 def load_demo() -> list[str]:
-    """Seed the catalog, then demo tenants and users. Returns what was created."""
+    """Seed the catalog, demo tenants, users, deployments, usage and invoices."""
     done = []
     catalog.seed_catalog()
     for spec in DEMO_TENANTS:
@@ -45,4 +69,63 @@ def load_demo() -> list[str]:
         if accounts.user_by_email(email) is None:
             accounts.create_user(email, role, DEMO_PASSWORD, tenant)
             done.append(f"user {email} ({role})")
+    done += _deployments_usage_and_invoices()
     return done
+
+
+def _deployments_usage_and_invoices() -> list[str]:
+    done = []
+    admin = accounts.user_by_email("admin@example.com")
+    this_month = month_start(today())
+    last_month = month_start(this_month - timedelta(days=1))
+    starts_on = month_start(last_month - timedelta(days=1))  # subscribed two months back
+    for slug, name, region, addons, state, droplets, tokens, peak in DEMO_DEPLOYMENTS:
+        tenant = accounts.tenant_by_slug(slug)
+        dep = db.session.scalar(select(Deployment).where(Deployment.tenant_id == tenant.id,
+                                                         Deployment.name == name))
+        if dep is None:
+            dep = deployments.create_deployment(admin, {"tenant": slug, "name": name, "region": region})
+            if addons is not None:
+                deployments.subscribe(admin, dep.id, {"plan_code": "studio", "addons": addons,
+                                                      "starts_on": starts_on.isoformat()})
+            for to in PATH[state]:
+                deployments.transition(admin, dep.id, {"to": to})
+            done.append(f"deployment {slug}/{name} ({state})")
+        events = _hourly_usage(dep.id, last_month, datetime.now(timezone.utc), droplets, tokens, peak)
+        for i in range(0, len(events), usage.MAX_BATCH):
+            usage.ingest({"events": events[i:i + usage.MAX_BATCH]})
+    result = invoicing.roll_up_period(last_month, this_month, actor=admin)
+    if result.created:
+        done.append(f"{result.created} invoices for {last_month:%B %Y}")
+    drafts = db.session.scalars(select(Invoice).where(
+        Invoice.period_start == last_month, Invoice.status == "draft").order_by(Invoice.id)).all()
+    for invoice in drafts:
+        invoicing.transition_invoice(admin, invoice.id, {"to": "issued"})
+        done.append(f"issued invoice {invoice.id}")
+    if drafts:  # the first one has been paid
+        invoicing.transition_invoice(admin, drafts[0].id, {"to": "paid"})
+    return done
+
+
+def _hourly_usage(deployment_id: int, since, until: datetime, droplets: int, tokens: int, peak: int):
+    """Hourly droplet hours and tokens, a Spaces reading every six hours, up to ``until``.
+    Event ids are derived from the hour, so running the demo again adds nothing."""
+    events = []
+    hour = datetime.combine(since, time(), tzinfo=timezone.utc)
+    n = 0
+    while hour < until:
+        stamp = hour.strftime("%Y-%m-%dT%H:00:00Z")
+        if droplets:
+            events.append({"event_id": f"demo:{deployment_id}:dh:{stamp}", "deployment_id": deployment_id,
+                           "resource_kind": "droplet_hours", "quantity": droplets, "occurred_at": stamp})
+        if tokens:
+            events.append({"event_id": f"demo:{deployment_id}:tok:{stamp}", "deployment_id": deployment_id,
+                           "resource_kind": "llm_tokens", "quantity": tokens + (n * 37) % 400,
+                           "occurred_at": stamp})
+        if peak and n % 6 == 0:
+            events.append({"event_id": f"demo:{deployment_id}:gb:{stamp}", "deployment_id": deployment_id,
+                           "resource_kind": "spaces_gb", "quantity": peak - (n // 6) % 20,
+                           "occurred_at": stamp})
+        hour += timedelta(hours=1)
+        n += 1
+    return events

@@ -30,18 +30,27 @@ def validate_quote_request(data: Mapping[str, Any]) -> QuoteRequest:
     usage = fields.get(
         "projected_usage", lambda v: usage_map(v, RESOURCE_KINDS), required=False, default={}
     )
-    version = None
-    if plan_code is not None:
-        plan = catalog.plan_by_code(plan_code)
-        if plan is None:
-            fields.add("plan_code", f"unknown plan {plan_code!r}")
-        elif starts_on is not None:
-            version = catalog.version_in_effect(plan, starts_on)
-            if version is None:
-                fields.add("starts_on", f"no version of plan {plan_code!r} is in effect then")
+    version = resolve_plan_version(plan_code, starts_on, fields)
     addons = resolve_addons(addon_codes or [], fields, version.currency if version else None)
     fields.done()
     return QuoteRequest(version, addons, usage, starts_on)
+
+
+def resolve_plan_version(plan_code: str | None, starts_on: date | None,
+                         fields: Fields) -> PlanVersion | None:
+    """The version of ``plan_code`` in effect on ``starts_on``; problems go to ``fields``."""
+    if plan_code is None:
+        return None
+    plan = catalog.plan_by_code(plan_code)
+    if plan is None:
+        fields.add("plan_code", f"unknown plan {plan_code!r}")
+        return None
+    if starts_on is None:
+        return None
+    version = catalog.version_in_effect(plan, starts_on)
+    if version is None:
+        fields.add("starts_on", f"no version of plan {plan_code!r} is in effect then")
+    return version
 
 
 def resolve_addons(codes: list[str], fields: Fields, currency: str | None) -> tuple[Addon, ...]:

@@ -5,6 +5,7 @@ from ...models import Addon, Plan, PlanVersion
 
 
 def line(item: Line) -> dict:
+    """A priced line: the engine's ``Line`` or a stored ``InvoiceLine`` (same attributes)."""
     return {
         "kind": item.kind,
         "deployment_id": item.deployment_id,
@@ -74,3 +75,53 @@ def quote(q: Quote, version: PlanVersion, starts_on) -> dict:
         "overage_cents": q.overage_cents,
         "all_in_monthly_cents": q.all_in_monthly_cents,
     }
+
+
+def subscription(sub) -> dict | None:
+    if sub is None:
+        return None
+    return {
+        "id": sub.id,
+        "plan_code": sub.plan_version.plan.code,
+        "plan_version": sub.plan_version.version,
+        "addons": [
+            {"code": a.addon.code, "name": a.name, "price_cents": a.price_cents,
+             "resource_kind": a.resource_kind, "qty": a.qty}
+            for a in sub.addons
+        ],
+        "starts_on": sub.starts_on.isoformat(),
+        "ends_on": sub.ends_on.isoformat() if sub.ends_on else None,
+    }
+
+
+def deployment(d) -> dict:
+    from ...services.deployments import current_subscription
+
+    return {
+        "id": d.id,
+        "tenant_id": d.tenant_id,
+        "name": d.name,
+        "region": d.region,
+        "status": d.status,
+        "subscription": subscription(current_subscription(d)),
+    }
+
+
+def invoice(inv, with_lines: bool = False) -> dict:
+    body = {
+        "id": inv.id,
+        "number": inv.number,
+        "tenant_id": inv.tenant_id,
+        "period_start": inv.period_start.isoformat(),
+        "period_end": inv.period_end.isoformat(),
+        "currency": inv.currency,
+        "subtotal_cents": inv.subtotal_cents,
+        "tax_cents": inv.tax_cents,
+        "total_cents": inv.total_cents,
+        "status": inv.status,
+        "issued_on": inv.issued_on.isoformat() if inv.issued_on else None,
+        "due_on": inv.due_on.isoformat() if inv.due_on else None,
+    }
+    if with_lines:
+        body["lines"] = [line(x) for x in inv.lines]
+    return body

@@ -1,0 +1,73 @@
+from flask import Response, request
+
+from ...auth import current_actor, requires
+from ...errors import NotFound, ValidationError
+from ...queue import describe, enqueue, fetch
+from ...services import documents, invoicing
+from . import api_bp, json_body, serializers
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationError({"page": "must be a positive integer"})
+    return int(raw)
+
+
+@api_bp.get("/invoices")
+@requires("invoices.read")
+def list_invoices():
+    user, page = current_actor(), _page()
+    filters = {k: request.args.get(k) for k in ("period", "status")}
+    if user.is_platform_admin:
+        filters["tenant_slug"] = request.args.get("tenant")
+    rows, more = invoicing.list_invoices(user, page=page, **filters)
+    return {"invoices": [serializers.invoice(i) for i in rows],
+            "next": page + 1 if more else None}
+
+
+@api_bp.get("/invoices/<int:invoice_id>")
+@requires("invoices.read")
+def get_invoice(invoice_id):
+    return serializers.invoice(invoicing.get_invoice(current_actor(), invoice_id), with_lines=True)
+
+
+@api_bp.get("/invoices/<int:invoice_id>/pdf")
+@requires("invoices.read")
+def invoice_pdf(invoice_id):
+    invoice, content = documents.pdf_for(current_actor(), invoice_id)
+    return Response(content, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{documents.filename(invoice)}"'})
+
+
+@api_bp.post("/invoices/<int:invoice_id>/transition")
+@requires("invoices.read")  # 404 for what the caller may not see, then 403 for the role
+def transition_invoice(invoice_id):
+    invoice = invoicing.transition_invoice(current_actor(), invoice_id, json_body())
+    return serializers.invoice(invoice)
+
+
+@api_bp.post("/invoices/rollup")
+@requires("invoices.manage")
+def rollup():
+    data = json_body()
+    unknown = set(data) - {"period", "force"}
+    if unknown:
+        raise ValidationError({k: "unknown field" for k in unknown})
+    invoicing.parse_period(data.get("period"))
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise ValidationError({"force": "must be true or false"})
+    done = enqueue("portal.jobs.invoicing.rollup", data["period"], force, current_actor().id)
+    if done.inline:
+        return done.result, 200
+    return {"job_id": done.job_id}, 202
+
+
+@api_bp.get("/jobs/<job_id>")
+@requires("jobs.read")
+def job_status(job_id):
+    job = fetch(job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    return describe(job)

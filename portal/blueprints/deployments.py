@@ -1,0 +1,148 @@
+"""Deployment pages (admins: all tenants; tenant users: their own).
+
+The detail page's status widget (badge, transition buttons, subscription, history) is one
+partial, ``_status.html``: included in the page, and returned alone to an HTMX post so it
+replaces itself. Without JavaScript the same forms post and are redirected back (303).
+"""
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from ..auth import current_actor, requires
+from ..clock import today
+from ..errors import Conflict, ValidationError
+from ..htmx import is_htmx, render_page_or_fragment
+from ..models.deployments import DECOMMISSIONED, TRANSITIONS
+from ..permissions import can
+from ..services import accounts, catalog, deployments
+
+bp = Blueprint("deployments", __name__, url_prefix="/deployments")
+
+
+def _tenant_slugs() -> list[str]:
+    return [t.slug for t in accounts.list_tenants()]
+
+
+def _to_detail(deployment_id: int):
+    return redirect(url_for(".show", deployment_id=deployment_id), 303)
+
+
+# --- list -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@requires("deployments.read")
+def index():
+    user = current_actor()
+    tenant = (request.args.get("tenant") or None) if user.is_platform_admin else None
+    rows = [(d, deployments.current_subscription(d))
+            for d in deployments.list_deployments(user, tenant_slug=tenant)]
+    return render_page_or_fragment(
+        "deployments/index.html",
+        "deployments/_table.html",
+        rows=rows,
+        tenant=tenant,
+        tenants=_tenant_slugs() if user.is_platform_admin else [],
+        show_tenant=user.is_platform_admin,
+    )
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("deployments.create")
+def new():
+    user = current_actor()
+    form, errors, message, status = dict(request.args), {}, None, 200
+    if request.method == "POST":
+        form = request.form
+        data = {"name": form.get("name", ""), "region": form.get("region", "")}
+        if user.is_platform_admin:  # a tenant_admin requests for its own tenant
+            data["tenant"] = form.get("tenant") or None
+        try:
+            deployment = deployments.create_deployment(user, data)
+        except ValidationError as exc:
+            errors, status = exc.fields, 422
+        except Conflict as exc:
+            errors, message, status = exc.fields, exc.message, 409
+        else:
+            return _to_detail(deployment.id)
+    return render_template(
+        "deployments/new.html",
+        form=form,
+        errors=errors,
+        message=message,
+        tenants=_tenant_slugs() if user.is_platform_admin else [],
+    ), status
+
+
+# --- detail, transitions, subscribing ---------------------------------------------------
+
+
+def _render_detail(deployment_id: int, status: int = 200, **extra):
+    """The detail page, or for HTMX its status widget; ``extra`` carries inline errors."""
+    user = current_actor()
+    deployment = deployments.get_deployment(user, deployment_id)
+    sub = deployments.current_subscription(deployment)
+    may_subscribe = (can(user, "deployments.subscribe")
+                     and deployment.status != DECOMMISSIONED
+                     and not (sub is not None and sub.ends_on is None))
+    context = {
+        "deployment": deployment,
+        "sub": sub,
+        "next_states": TRANSITIONS[deployment.status],
+        "may_transition": can(user, "deployments.transition"),
+        "may_subscribe": may_subscribe,
+        "plans": catalog.list_plans() if may_subscribe else [],
+        "addons": catalog.list_addons() if may_subscribe else [],
+        "sub_form": {"plan_code": "", "addons": [], "starts_on": today().isoformat()},
+        "sub_errors": {},
+        "sub_message": None,
+        "transition_error": None,
+    }
+    context.update(extra)
+    return render_page_or_fragment(
+        "deployments/show.html", "deployments/_status.html", status=status, **context
+    )
+
+
+def _error_status(status: int) -> int:
+    # base.html's htmx config swaps 2xx and 422 only: a 409 goes to HTMX as 200 with its message.
+    return 200 if status == 409 and is_htmx() else status
+
+
+@bp.get("/<int:deployment_id>")
+@requires("deployments.read")
+def show(deployment_id):
+    return _render_detail(deployment_id)
+
+
+@bp.post("/<int:deployment_id>/transition")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def transition(deployment_id):
+    try:
+        deployments.transition(current_actor(), deployment_id, {"to": request.form.get("to")})
+    except (Conflict, ValidationError) as exc:
+        return _render_detail(deployment_id, status=_error_status(exc.status),
+                              transition_error=exc.message)
+    if not is_htmx():
+        return _to_detail(deployment_id)
+    return _render_detail(deployment_id)
+
+
+@bp.post("/<int:deployment_id>/subscribe")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def subscribe(deployment_id):
+    form = {
+        "plan_code": request.form.get("plan_code", ""),
+        "addons": request.form.getlist("addons"),
+        "starts_on": request.form.get("starts_on", ""),
+    }
+    try:
+        deployments.subscribe(current_actor(), deployment_id, form)
+    except (Conflict, ValidationError) as exc:
+        return _render_detail(deployment_id, status=_error_status(exc.status), sub_form=form,
+                              sub_errors=exc.fields,
+                              sub_message=exc.message if isinstance(exc, Conflict) else None)
+    if not is_htmx():
+        return _to_detail(deployment_id)
+    return _render_detail(deployment_id)

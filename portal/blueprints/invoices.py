@@ -1,0 +1,118 @@
+"""Invoice pages, the rollup button with its progress, PDF downloads."""
+from datetime import date
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from ..auth import current_actor, requires
+from ..billing.proration import month_start
+from ..clock import today
+from ..errors import Conflict, ValidationError
+from ..htmx import is_htmx, render_page_or_fragment
+from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
+from ..queue import describe, enqueue, fetch
+from ..services import accounts, documents, invoicing
+
+bp = Blueprint("invoices", __name__, url_prefix="/invoices")
+
+ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
+
+
+def _last_month() -> str:
+    start = month_start(today())
+    previous = date(start.year - (start.month == 1), 12 if start.month == 1 else start.month - 1, 1)
+    return previous.strftime("%Y-%m")
+
+
+@bp.get("/")
+@requires("invoices.read")
+def index():
+    user = current_actor()
+    filters = {"period": request.args.get("period") or None,
+               "status": request.args.get("status") or None}
+    if user.is_platform_admin:
+        filters["tenant_slug"] = request.args.get("tenant") or None
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and int(page) > 0 else 1
+    errors, rows, more = {}, [], False
+    try:
+        rows, more = invoicing.list_invoices(user, page=page, **filters)
+    except ValidationError as exc:
+        errors = exc.fields
+    return render_page_or_fragment(
+        "invoices/index.html", "invoices/_rows.html", status=422 if errors else 200,
+        invoices=rows, more=more, page_number=page, errors=errors, filters=filters,
+        states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
+        tenants=accounts.list_tenants() if user.is_platform_admin else [],
+        default_period=_last_month())
+
+
+@bp.post("/rollup")
+@requires("invoices.manage")
+def rollup():
+    period = request.form.get("period", "")
+    force = request.form.get("force") == "on"
+    try:
+        invoicing.parse_period(period)
+    except ValidationError as exc:
+        return render_template("invoices/_rollup.html", error=exc.fields["period"],
+                               period=period), 422
+    done = enqueue("portal.jobs.invoicing.rollup", period, force, current_actor().id)
+    if done.inline:
+        return render_template("invoices/_rollup.html", result=done.result, period=period)
+    return render_template("invoices/_rollup.html", job=describe(fetch(done.job_id)), period=period)
+
+
+@bp.get("/rollup/<job_id>")
+@requires("jobs.read")
+def rollup_progress(job_id):
+    job = fetch(job_id)
+    if job is None:
+        abort(404)
+    info = describe(job)
+    return render_template("invoices/_rollup.html", job=info,
+                           result=info["result"] if info["status"] == "finished" else None,
+                           period=(job.args or [""])[0])
+
+
+@bp.get("/<int:invoice_id>")
+@requires("invoices.read")
+def show(invoice_id):
+    invoice = invoicing.get_invoice(current_actor(), invoice_id)
+    return render_template("invoices/show.html", **_detail(invoice))
+
+
+def _detail(invoice, error: str | None = None) -> dict:
+    return {
+        "invoice": invoice,
+        "groups": invoicing.grouped_lines(invoice),
+        "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]],
+        "error": error,
+    }
+
+
+@bp.post("/<int:invoice_id>/transition")
+@requires("invoices.read")  # 404 for what the user may not see comes before 403
+def transition(invoice_id):
+    user = current_actor()
+    try:
+        invoice = invoicing.transition_invoice(user, invoice_id, {"to": request.form.get("to")})
+        error, status = None, 200
+    except (Conflict, ValidationError) as exc:
+        invoice = invoicing.get_invoice(user, invoice_id)
+        error, status = exc.message, exc.status
+    if is_htmx():
+        # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).
+        return render_template("invoices/_header.html", **_detail(invoice, error)), (
+            200 if status == 409 else status)
+    if error:
+        return render_template("invoices/show.html", **_detail(invoice, error)), status
+    return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)
+
+
+@bp.get("/<int:invoice_id>/pdf")
+@requires("invoices.read")
+def pdf(invoice_id):
+    invoice, content = documents.pdf_for(current_actor(), invoice_id)
+    disposition = "inline" if request.args.get("view") else "attachment"
+    return Response(content, mimetype="application/pdf", headers={
+        "Content-Disposition": f'{disposition}; filename="{documents.filename(invoice)}"'})

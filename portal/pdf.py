@@ -1,0 +1,123 @@
+"""An invoice as an Australian tax invoice PDF (WeasyPrint). Runs in an app context only."""
+import os
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app, render_template
+
+from .billing.quote import TAX
+from .templating import CURRENCY_SYMBOLS
+
+STATIC_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+UNIT_LABELS = {"month": "month", "hour": "hour", "gb": "GB", "1k_tokens": "1k tokens", "token": "token"}
+
+
+@dataclass
+class Section:
+    heading: str
+    reference: str | None
+    lines: list = field(default_factory=list)
+
+    @property
+    def subtotal_cents(self) -> int:
+        return sum(line.amount_cents for line in self.lines)
+
+
+def render_invoice_pdf(invoice, *, draft: bool) -> bytes:
+    """Render `invoice` (a portal.models.Invoice with .lines and .tenant loaded) to PDF bytes."""
+    import weasyprint  # slow to import: only when a PDF is actually rendered
+
+    html = render_template("invoices/pdf.html", **_context(invoice, draft))
+    return weasyprint.HTML(
+        string=html, base_url=STATIC_FOLDER, url_fetcher=_local_only
+    ).write_pdf()
+
+
+def _context(invoice, draft: bool) -> dict:
+    config = current_app.config
+    lines = sorted(invoice.lines, key=lambda line: line.position)
+    tax_lines = [line for line in lines if line.kind == TAX]
+    rate = Decimal(config["TAX_RATE"])
+    tax_name = config["TAX_NAME"]
+    return {
+        "invoice": invoice,
+        "draft": draft,
+        "void": invoice.status == "void",
+        "tenant": invoice.tenant,
+        "seller": {
+            "name": config["SELLER_NAME"],
+            "abn": config["SELLER_ABN"],
+            "address": _address_lines(config["SELLER_ADDRESS"]),
+            "email": config["SELLER_EMAIL"],
+        },
+        "customer_address": _address_lines(invoice.tenant.billing_address),
+        "sections": _sections(lines),
+        # The tax line(s) as built; an invoice without one still shows its tax honestly.
+        "tax_rows": [(line.description, line.amount_cents) for line in tax_lines]
+        or [(f"{tax_name} {_percent(rate)}", invoice.tax_cents)],
+        "tax_name": tax_name,
+        "period_last_day": invoice.period_end - timedelta(days=1),
+        "due_days": config.get("INVOICE_DUE_DAYS"),
+        "symbol": CURRENCY_SYMBOLS.get(invoice.currency, ""),
+        "amount": _amount,
+        "long_date": long_date,
+        "unit_label": lambda unit: UNIT_LABELS.get(unit, unit),
+    }
+
+
+def _sections(lines) -> list[Section]:
+    """One section per deployment in order of first appearance; tenant-level lines last."""
+    by_deployment: dict[int, Section] = {}
+    tenant_level = Section("Account charges", None)
+    for line in lines:
+        if line.kind == TAX:
+            continue
+        if line.deployment_id is None:
+            tenant_level.lines.append(line)
+            continue
+        section = by_deployment.get(line.deployment_id)
+        if section is None:
+            name = line.deployment.name if line.deployment is not None else "Deployment"
+            section = by_deployment[line.deployment_id] = Section(name, f"#{line.deployment_id}")
+        section.lines.append(line)
+    sections = list(by_deployment.values())
+    if tenant_level.lines:
+        sections.append(tenant_level)
+    return sections
+
+
+def _amount(cents: int, symbol: str = "") -> str:
+    """Integer cents as 1,234.56 (optionally with a currency symbol): no float, no code."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{symbol}{whole:,}.{part:02d}"
+
+
+def long_date(value: date | None) -> str:
+    """2026-05-15 -> "15 May 2026", independent of the process locale."""
+    if value is None:
+        return ""
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+def _address_lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _local_only(url: str, *args, **kwargs):
+    """No network: only files (the static folder) may be fetched while rendering."""
+    if not url.startswith("file:"):
+        raise ValueError(f"refusing to fetch {url!r} while rendering an invoice")
+    from weasyprint import default_url_fetcher
+
+    return default_url_fetcher(url, *args, **kwargs)

@@ -1,0 +1,220 @@
+"""Deployments: creation, the state machine, subscriptions."""
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..clock import today
+from ..errors import Conflict
+from ..extensions import db
+from ..models import (
+    Deployment,
+    DeploymentTransition,
+    PlanVersion,
+    Subscription,
+    SubscriptionAddon,
+    Tenant,
+    User,
+)
+from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
+from ..permissions import check
+from . import accounts, audit
+from .quotes import resolve_addons, resolve_plan_version
+from .scoping import get_visible, scoped
+from .validation import Fields, iso_date, list_of_codes, text
+
+DEPLOYMENT_FIELDS = {"name", "region", "tenant_id", "tenant"}
+SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
+
+
+def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
+    query = (
+        select(Deployment)
+        .options(*_loads())
+        .join(Tenant, Deployment.tenant_id == Tenant.id)
+        .order_by(Tenant.slug, Deployment.name)
+    )
+    if tenant_slug:
+        query = query.where(Tenant.slug == tenant_slug)
+    return list(db.session.scalars(scoped(query, user, Deployment.tenant_id)))
+
+
+def _loads():
+    return (
+        selectinload(Deployment.tenant),
+        selectinload(Deployment.subscriptions).selectinload(Subscription.addons)
+        .selectinload(SubscriptionAddon.addon),
+        selectinload(Deployment.subscriptions).selectinload(Subscription.plan_version)
+        .selectinload(PlanVersion.plan),
+    )
+
+
+def get_deployment(user: User, deployment_id: int) -> Deployment:
+    return get_visible(Deployment, deployment_id, user, what="deployment")
+
+
+def current_subscription(deployment: Deployment) -> Subscription | None:
+    """The open subscription, else the latest one (ended) — what the API shows."""
+    subs = deployment.subscriptions
+    open_subs = [s for s in subs if s.ends_on is None]
+    if open_subs:
+        return open_subs[-1]
+    return subs[-1] if subs else None
+
+
+def create_deployment(user: User, data: Mapping[str, Any]) -> Deployment:
+    """An admin creates one for any tenant (``tenant_id`` or ``tenant`` slug); a tenant_admin
+    requests one for its own tenant. It starts ``requested``."""
+    fields = Fields(data, allowed=DEPLOYMENT_FIELDS)
+    name = fields.get("name", lambda v: text(v, 100))
+    region = fields.get("region", lambda v: text(v, 32))
+    tenant = None
+    if user.is_platform_admin:
+        tenant = _tenant_from(fields)
+    elif "tenant_id" in data or "tenant" in data:
+        named = data.get("tenant_id", data.get("tenant"))
+        if named not in (user.tenant_id, user.tenant.slug):
+            fields.add("tenant", "you may only request deployments for your own tenant")
+        tenant = user.tenant
+    else:
+        tenant = user.tenant
+    fields.done()
+    deployment = Deployment(tenant=tenant, name=name, region=region, status=REQUESTED)
+    db.session.add(deployment)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"{tenant.slug} already has a deployment named {name!r}",
+                       {"name": "already exists for this tenant"}) from None
+    db.session.add(DeploymentTransition(deployment=deployment, from_status=None,
+                                        to_status=REQUESTED, actor_user_id=user.id,
+                                        actor=user.email))
+    audit.record(user, "deployment.create", "deployment", deployment.id,
+                 tenant=tenant.slug, name=name, region=region)
+    db.session.commit()
+    return deployment
+
+
+def _tenant_from(fields: Fields) -> Tenant | None:
+    data = fields.data
+    if "tenant_id" in data and data["tenant_id"] is not None:
+        value = data["tenant_id"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            fields.add("tenant_id", "must be an integer")
+            return None
+        tenant = db.session.get(Tenant, value)
+        if tenant is None:
+            fields.add("tenant_id", f"unknown tenant {value}")
+        return tenant
+    if "tenant" in data and data["tenant"] is not None:
+        slug = data["tenant"]
+        tenant = accounts.tenant_by_slug(slug) if isinstance(slug, str) else None
+        if tenant is None:
+            fields.add("tenant", f"unknown tenant {slug!r}")
+        return tenant
+    fields.add("tenant_id", "is required (or tenant, its slug)")
+    return None
+
+
+def transition(user: User, deployment_id: int, data: Mapping[str, Any]) -> Deployment:
+    """Move a deployment along the state machine; 409 names the allowed moves.
+
+    Decommissioning ends the running subscription: that day is its last billed day.
+    """
+    deployment = get_deployment(user, deployment_id)  # 404 before 403: nothing leaks
+    check(user, "deployments.transition")
+    fields = Fields(data, allowed={"to"})
+    to = fields.get("to", lambda v: text(v, 20))
+    fields.done()
+    # Lock the row: two transitions at once must not both pass the check.
+    deployment = db.session.scalar(
+        select(Deployment).where(Deployment.id == deployment.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    allowed = TRANSITIONS[deployment.status]
+    if to not in allowed:
+        raise Conflict(
+            f"cannot go from {deployment.status} to {to}; allowed: "
+            + (", ".join(allowed) if allowed else f"none ({deployment.status} is final)"),
+            {"to": f"allowed: {', '.join(allowed) or 'none'}"},
+        )
+    previous = deployment.status
+    deployment.status = to
+    db.session.add(DeploymentTransition(deployment=deployment, from_status=previous,
+                                        to_status=to, actor_user_id=user.id, actor=user.email))
+    if to == DECOMMISSIONED:
+        for sub in list(deployment.subscriptions):
+            if sub.ends_on is not None:
+                continue
+            if sub.starts_on > today():
+                # It never began: cancel it rather than bill a day that never ran.
+                audit.record(user, "subscription.cancel", "subscription", sub.id,
+                             starts_on=sub.starts_on.isoformat())
+                for addon in sub.addons:
+                    db.session.delete(addon)
+                db.session.delete(sub)
+            else:
+                sub.ends_on = today()  # the last billed day
+    audit.record(user, "deployment.transition", "deployment", deployment.id,
+                 **{"from": previous, "to": to})
+    db.session.commit()
+    return deployment
+
+
+def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscription:
+    """Admin: subscribe a deployment to the plan version in effect on ``starts_on``.
+
+    Addon price and quantity are snapshotted; ``starts_on`` may lie in the past.
+    """
+    deployment = get_deployment(user, deployment_id)  # 404 before 403: nothing leaks
+    check(user, "deployments.subscribe")
+    fields = Fields(data, allowed=SUBSCRIBE_FIELDS)
+    plan_code = fields.get("plan_code", text)
+    starts_on = fields.get("starts_on", iso_date)
+    codes = fields.get("addons", list_of_codes, required=False, default=[])
+    version = resolve_plan_version(plan_code, starts_on, fields)
+    addons = resolve_addons(codes or [], fields, version.currency if version else None)
+    fields.done()
+    # Lock, then check on fresh data: a decommission committed meanwhile must be seen.
+    deployment = db.session.scalar(
+        select(Deployment).where(Deployment.id == deployment.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if deployment.status == DECOMMISSIONED:
+        db.session.rollback()
+        raise Conflict("a decommissioned deployment cannot be subscribed")
+    running = [s for s in deployment.subscriptions if s.ends_on is None]
+    if running:
+        raise Conflict(f"deployment {deployment.id} already has a running subscription "
+                       f"(id {running[0].id})")
+    ended = [s for s in deployment.subscriptions if s.ends_on is not None and s.ends_on >= starts_on]
+    if ended:
+        raise Conflict(f"starts_on overlaps subscription {ended[-1].id}, billed through "
+                       f"{ended[-1].ends_on.isoformat()}", {"starts_on": "overlaps an earlier subscription"})
+    sub = Subscription(deployment=deployment, plan_version=version, starts_on=starts_on)
+    db.session.add(sub)
+    for addon in addons:
+        db.session.add(SubscriptionAddon(subscription=sub, addon=addon, name=addon.name,
+                                         price_cents=addon.price_cents,
+                                         resource_kind=addon.resource_kind, qty=addon.qty))
+    try:
+        db.session.flush()
+    except IntegrityError:  # the open-subscription index: a concurrent subscribe won
+        db.session.rollback()
+        raise Conflict(f"deployment {deployment_id} already has a running subscription") from None
+    audit.record(user, "deployment.subscribe", "deployment", deployment.id,
+                 subscription=sub.id, plan=plan_code, version=version.version,
+                 addons=[a.code for a in addons], starts_on=starts_on.isoformat())
+    db.session.commit()
+    return sub
+
+
+def require_deployment_ids(ids) -> set[int]:
+    """The ids among ``ids`` that exist (one query)."""
+    ids = set(ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Deployment.id).where(Deployment.id.in_(ids))))
+

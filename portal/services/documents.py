@@ -1,0 +1,62 @@
+"""Rendered invoice PDFs: stored once per invoice state, re-rendered only when stale."""
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..models import Invoice, InvoiceDocument, InvoiceLine, User
+from ..models.invoices import DRAFT
+from ..pdf import render_invoice_pdf
+from .invoicing import get_invoice
+
+
+def _load(invoice_id: int) -> Invoice:
+    return db.session.scalar(
+        select(Invoice).where(Invoice.id == invoice_id)
+        .options(selectinload(Invoice.tenant),
+                 selectinload(Invoice.lines).selectinload(InvoiceLine.deployment))
+    )
+
+
+def _fresh(invoice: Invoice) -> InvoiceDocument | None:
+    doc = db.session.scalar(select(InvoiceDocument).where(
+        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == (invoice.status == DRAFT)))
+    if doc and doc.status == invoice.status and doc.source_built_at == invoice.built_at:
+        return doc
+    return None
+
+
+def render_and_store(invoice_id: int) -> InvoiceDocument:
+    """The PDF for the invoice as it stands: a DRAFT preview for a draft, else the tax invoice
+    (marked VOID once voided). Rendering is skipped when the stored one is current."""
+    invoice = _load(invoice_id)
+    doc = _fresh(invoice)
+    if doc is not None:
+        return doc
+    draft = invoice.status == DRAFT
+    content = render_invoice_pdf(invoice, draft=draft)
+    doc = db.session.scalar(select(InvoiceDocument).where(
+        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == draft))
+    if doc is None:
+        doc = InvoiceDocument(invoice_id=invoice.id, draft=draft)
+        db.session.add(doc)
+    doc.status, doc.content, doc.source_built_at = invoice.status, content, invoice.built_at
+    try:
+        db.session.commit()
+    except IntegrityError:  # rendered concurrently by another worker: theirs is as good
+        db.session.rollback()
+        doc = _fresh(_load(invoice_id))
+    return doc
+
+
+def pdf_for(user: User, invoice_id: int) -> tuple[Invoice, bytes]:
+    """The PDF a user may download (tenants never see drafts). Normally the worker has
+    rendered it already; if not, it is rendered now rather than making the user wait."""
+    invoice = get_invoice(user, invoice_id)
+    doc = _fresh(invoice) or render_and_store(invoice.id)
+    return invoice, doc.content
+
+
+def filename(invoice: Invoice) -> str:
+    label = invoice.number or f"draft-{invoice.id}"
+    return f"{label}-{invoice.period_start.strftime('%Y-%m')}.pdf"

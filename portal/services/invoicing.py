@@ -1,0 +1,362 @@
+"""The month-end rollup and the invoice lifecycle.
+
+Each tenant's invoice is written in its own transaction, so a crash midway leaves no
+half-built invoice and a re-run finishes the rest. Two rollups of one period at once are
+safe: the partial unique index on (tenant, period) among live invoices lets one insert win,
+and the other counts that tenant as skipped.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Callable, Mapping
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..billing.proration import month_start, next_month_start
+from ..billing.rollup import BilledSubscription, BillingError, TaxRule, plan_invoice, usage_window
+from ..clock import today, utcnow
+from ..errors import Conflict, ValidationError
+from ..extensions import db
+from ..permissions import check
+from ..queue import enqueue
+from ..models import (
+    Counter,
+    Deployment,
+    Invoice,
+    InvoiceLine,
+    PlanVersion,
+    RollupRun,
+    Subscription,
+    SubscriptionAddon,
+    Tenant,
+    User,
+)
+from ..models.invoices import (
+    DRAFT,
+    INVOICE_STATES,
+    INVOICE_TRANSITIONS,
+    ISSUED,
+    PAID,
+    TENANT_VISIBLE,
+    VOID,
+)
+from . import audit
+from .scoping import get_visible, scoped
+from .usage import usage_by_deployment
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class RollupResult:
+    period_start: date
+    created: int = 0
+    skipped: int = 0
+    rebuilt: int = 0
+    messages: list[str] = field(default_factory=list)
+    invoice_ids: list[int] = field(default_factory=list)  # created or rebuilt drafts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period_start.strftime("%Y-%m"), "created": self.created,
+                "skipped": self.skipped, "rebuilt": self.rebuilt, "messages": self.messages}
+
+
+def parse_period(value: Any) -> tuple[date, date]:
+    """``"YYYY-MM"`` → (first day, first day of the next month)."""
+    if not isinstance(value, str) or len(value) != 7 or value[4] != "-":
+        raise ValidationError({"period": "must be a month as YYYY-MM"})
+    try:
+        start = date(int(value[:4]), int(value[5:]), 1)
+    except ValueError:
+        raise ValidationError({"period": "must be a month as YYYY-MM"}) from None
+    return start, next_month_start(start)
+
+
+def tax_rule() -> TaxRule:
+    return TaxRule(current_app.config["TAX_NAME"], current_app.config["TAX_RATE"])
+
+
+def _billed_subscriptions(period_start: date, period_end: date) -> list[Subscription]:
+    """Every subscription that bills a day of the period, with its terms, in a fixed number
+    of queries (not one per subscription)."""
+    return list(db.session.scalars(
+        select(Subscription)
+        .join(Deployment, Subscription.deployment_id == Deployment.id)
+        .where(Subscription.starts_on < period_end,
+               (Subscription.ends_on.is_(None)) | (Subscription.ends_on >= period_start))
+        .options(
+            selectinload(Subscription.deployment),
+            selectinload(Subscription.plan_version).selectinload(PlanVersion.items),
+            selectinload(Subscription.plan_version).selectinload(PlanVersion.plan),
+            selectinload(Subscription.addons).selectinload(SubscriptionAddon.addon),
+        )
+        .order_by(Subscription.id)
+    ))
+
+
+def _usage_by_subscription(subs: list[Subscription], period_start: date, period_end: date):
+    """Each subscription's usage within its own billed days: one query per distinct window
+    (almost always one: the whole month)."""
+    windows = defaultdict(list)
+    for sub in subs:
+        windows[usage_window(period_start, period_end, sub.starts_on, sub.ends_on)].append(sub)
+    usage = {}
+    for (start, end), group in windows.items():
+        by_deployment = usage_by_deployment([s.deployment_id for s in group], start, end)
+        for sub in group:
+            usage[sub.id] = by_deployment.get(sub.deployment_id, {})
+    return usage
+
+
+def _terms(sub: Subscription) -> BilledSubscription:
+    return BilledSubscription(
+        subscription_id=sub.id,
+        deployment_id=sub.deployment_id,
+        plan=sub.plan_version.terms(),
+        addons=tuple(a.terms() for a in sub.addons),
+        starts_on=sub.starts_on,
+        last_day=sub.ends_on,
+    )
+
+
+def roll_up_period(period_start: date, period_end: date, force: bool = False,
+                   actor: User | None = None, progress: Progress | None = None) -> RollupResult:
+    """One invoice per tenant with a subscription billing any day of the period.
+
+    Without ``force`` a tenant that already has a live invoice for the period is skipped;
+    with it a draft is rebuilt in place. Issued and paid invoices are never touched.
+    """
+    if period_start.day != 1 or period_end != next_month_start(period_start):
+        raise ValidationError({"period": "must be one calendar month"})
+    result = RollupResult(period_start)
+    run = RollupRun(period_start=period_start, force=force, actor=actor.email if actor else "scheduler")
+    db.session.add(run)
+    db.session.commit()
+
+    subs = _billed_subscriptions(period_start, period_end)
+    usage = _usage_by_subscription(subs, period_start, period_end)
+    # Plain terms before the first commit: commits expire ORM objects, and touching them
+    # again would reload them one query at a time.
+    terms: dict[int, list[BilledSubscription]] = defaultdict(list)
+    for sub in subs:
+        terms[sub.deployment.tenant_id].append(_terms(sub))
+    slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(list(terms)))).all())
+    rule = tax_rule()
+    auto_issue = current_app.config["ROLLUP_AUTO_ISSUE"]
+    total = len(terms)
+    for done, tenant_id in enumerate(sorted(terms), start=1):
+        try:
+            plan = plan_invoice(period_start, period_end, terms[tenant_id], usage, rule)
+            kind, invoice_id, message = _write_invoice(
+                tenant_id, slugs[tenant_id], period_start, period_end, plan, force, auto_issue)
+        except BillingError as exc:
+            db.session.rollback()
+            kind, invoice_id, message = "skipped", None, f"{slugs[tenant_id]}: {exc.message}"
+        setattr(result, kind, getattr(result, kind) + 1)
+        if invoice_id is not None and kind in ("created", "rebuilt"):
+            result.invoice_ids.append(invoice_id)
+        if message:
+            result.messages.append(message)
+        if progress:
+            progress(done, total)
+
+    run = db.session.get(RollupRun, run.id)
+    run.created, run.skipped, run.rebuilt = result.created, result.skipped, result.rebuilt
+    run.messages = result.messages
+    run.finished_at = utcnow()
+    audit.record(actor, "invoices.rollup", "period", None, **result.as_dict(), force=force)
+    db.session.commit()
+    return result
+
+
+def _write_invoice(tenant_id: int, slug: str, period_start, period_end, plan, force, auto_issue):
+    """Create or rebuild one tenant's invoice in its own transaction → (outcome, id, message)."""
+    existing = db.session.scalar(
+        select(Invoice)
+        .where(Invoice.tenant_id == tenant_id, Invoice.period_start == period_start,
+               Invoice.status != VOID)
+        .with_for_update()
+    )
+    if existing is not None:
+        if not force:
+            db.session.rollback()
+            return "skipped", existing.id, None
+        if existing.status != DRAFT:
+            label = existing.number or existing.id
+            db.session.rollback()
+            return ("skipped", existing.id,
+                    f"{slug}: invoice {label} is {existing.status}; issued and paid "
+                    "invoices are never rebuilt (void it first to bill the period again)")
+        db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == existing.id))
+        invoice, outcome = existing, "rebuilt"
+    else:
+        invoice = Invoice(tenant_id=tenant_id, period_start=period_start, period_end=period_end,
+                          status=DRAFT)
+        db.session.add(invoice)
+        outcome = "created"
+    invoice.currency = plan.currency
+    invoice.subtotal_cents = plan.subtotal_cents
+    invoice.tax_cents = plan.tax_cents
+    invoice.total_cents = plan.total_cents
+    invoice.built_at = utcnow()
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent rollup created this tenant's invoice first
+        db.session.rollback()
+        return "skipped", None, None
+    db.session.add_all(
+        InvoiceLine(invoice_id=invoice.id, position=position, kind=line.kind,
+                    deployment_id=line.deployment_id, resource_kind=line.resource_kind,
+                    description=line.description, qty=line.qty, unit=line.unit,
+                    unit_price_cents=line.unit_price_cents, amount_cents=line.amount_cents)
+        for position, line in enumerate(plan.lines, start=1)
+    )
+    if auto_issue:
+        _issue(invoice)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return "skipped", None, None
+    return outcome, invoice.id, None
+
+
+# --- the lifecycle ----------------------------------------------------------------------
+
+
+def _next_invoice_number() -> str:
+    """Gap-free: the counter moves in the issuing transaction; a rollback gives it back."""
+    value = db.session.execute(
+        update(Counter).where(Counter.name == "invoice_number")
+        .values(value=Counter.value + 1).returning(Counter.value)
+    ).scalar_one()
+    return f"{current_app.config['INVOICE_NUMBER_PREFIX']}{value:06d}"
+
+
+def _issue(invoice: Invoice) -> None:
+    invoice.number = _next_invoice_number()
+    invoice.status = ISSUED
+    invoice.issued_on = today()
+    invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+
+
+def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> Invoice:
+    """Admin: draft → issued → paid, or void (from draft or issued). Anything else is 409."""
+    invoice = get_invoice(user, invoice_id)  # 404 before 403: nothing leaks
+    check(user, "invoices.manage")
+    if not isinstance(data.get("to"), str):
+        raise ValidationError({"to": "is required: one of issued, paid, void"})
+    to = data["to"]
+    locked = db.session.scalar(
+        select(Invoice).where(Invoice.id == invoice.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    allowed = INVOICE_TRANSITIONS[locked.status]
+    if to not in allowed:
+        db.session.rollback()
+        raise Conflict(
+            f"invoice {locked.number or locked.id} is {locked.status}; it cannot become {to}"
+            + (f" (allowed: {', '.join(allowed)})" if allowed else f" ({locked.status} is final)"),
+            {"to": f"allowed: {', '.join(allowed) or 'none'}"},
+        )
+    previous = locked.status
+    if to == ISSUED:
+        _issue(locked)
+    elif to == PAID:
+        locked.status, locked.paid_on = PAID, today()
+    else:
+        locked.status, locked.voided_on = VOID, today()
+    audit.record(user, f"invoice.{to}", "invoice", locked.id, **{"from": previous},
+                 number=locked.number)
+    db.session.commit()
+    if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
+        enqueue("portal.jobs.invoicing.render_pdf", locked.id)
+    return locked
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _tenant_may_see(invoice: Invoice) -> bool:
+    return invoice.status in TENANT_VISIBLE
+
+
+def get_invoice(user: User, invoice_id: int) -> Invoice:
+    """An invoice the user may see; a tenant never sees drafts or other tenants' (404)."""
+    return get_visible(Invoice, invoice_id, user, visible=_tenant_may_see, what="invoice")
+
+
+def invoice_query(user: User, tenant_slug: str | None = None, period: str | None = None,
+                  status: str | None = None):
+    query = (
+        select(Invoice)
+        .join(Tenant, Invoice.tenant_id == Tenant.id)
+        .options(selectinload(Invoice.tenant))
+        .order_by(Invoice.period_start.desc(), Tenant.slug, Invoice.id.desc())
+    )
+    query = scoped(query, user, Invoice.tenant_id)
+    if not user.is_platform_admin:
+        query = query.where(Invoice.status.in_(TENANT_VISIBLE))
+    errors = {}
+    if tenant_slug:
+        query = query.where(Tenant.slug == tenant_slug)
+    if period:
+        try:
+            start, _ = parse_period(period)
+            query = query.where(Invoice.period_start == start)
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if status:
+        if status not in INVOICE_STATES:
+            errors["status"] = f"must be one of {', '.join(INVOICE_STATES)}"
+        query = query.where(Invoice.status == status)
+    if errors:
+        raise ValidationError(errors)
+    return query
+
+
+def list_invoices(user: User, page: int = 1, per_page: int = 50, **filters):
+    """A page of invoices and whether there is a next one."""
+    rows = list(db.session.scalars(
+        invoice_query(user, **filters).limit(per_page + 1).offset((page - 1) * per_page)
+    ))
+    return rows[:per_page], len(rows) > per_page
+
+
+def grouped_lines(invoice: Invoice):
+    """Lines grouped by deployment (tenant-level lines, such as tax, last)."""
+    groups: dict[int | None, list[InvoiceLine]] = defaultdict(list)
+    for line in invoice.lines:
+        groups[line.deployment_id].append(line)
+    ordered = [(line_group[0].deployment, line_group) for key, line_group in groups.items()
+               if key is not None]
+    if None in groups:
+        ordered.append((None, groups[None]))
+    return ordered
+
+
+ROLLUP_HOUR_UTC = 3  # the month's rollup is due at 03:00 UTC on the 1st of the next month
+
+
+def missed_periods(now: datetime) -> list[date]:
+    """Months whose rollup was due by ``now`` (UTC) with billable subscriptions but no
+    finished run, oldest first: what the scheduler catches up."""
+    first_start = db.session.scalar(select(func.min(Subscription.starts_on)))
+    if first_start is None:
+        return []
+    done = set(db.session.scalars(
+        select(RollupRun.period_start).where(RollupRun.finished_at.is_not(None))
+    ))
+    periods, cursor = [], month_start(first_start)
+    while True:
+        end = next_month_start(cursor)
+        due = datetime.combine(end, time(ROLLUP_HOUR_UTC), tzinfo=timezone.utc)
+        if due > now:
+            break
+        if cursor not in done:
+            periods.append(cursor)
+        cursor = end
+    return periods

@@ -1,0 +1,236 @@
+from datetime import date
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from portal.models import AuditEntry, DeploymentTransition
+from tests.factories import make_deployment, make_tenant, make_user
+
+
+@pytest.fixture
+def acme(database):
+    return make_tenant("acme", "Acme AI")
+
+
+@pytest.fixture
+def admin(catalog, api_as):
+    return api_as(make_user(email="admin@example.com"))
+
+
+def test_admin_creates_for_a_tenant_by_slug_or_id(admin, acme):
+    r = admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": "syd1"})
+    assert r.status_code == 201
+    body = r.get_json()
+    assert {k: v for k, v in body.items() if k != "id"} == {
+        "tenant_id": acme.id, "name": "llm", "region": "syd1", "status": "requested",
+        "subscription": None}
+    r = admin.post("/api/v1/deployments", json={"tenant_id": acme.id, "name": "rag", "region": "sgp1"})
+    assert r.status_code == 201 and r.get_json()["tenant_id"] == acme.id
+
+
+def test_tenant_admin_requests_for_its_own_tenant_only(api_as, acme, catalog):
+    other = make_tenant("globex")
+    api = api_as(make_user("tenant_admin", tenant=acme))
+    r = api.post("/api/v1/deployments", json={"name": "llm", "region": "syd1"})
+    assert r.status_code == 201 and r.get_json()["tenant_id"] == acme.id
+    r = api.post("/api/v1/deployments", json={"name": "x", "region": "syd1", "tenant": "globex"})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {
+        "tenant": "you may only request deployments for your own tenant"}
+    assert other.id
+
+
+def test_tenant_viewer_may_not_request(api_as, acme, catalog):
+    r = api_as(make_user("tenant_viewer", tenant=acme)).post(
+        "/api/v1/deployments", json={"name": "llm", "region": "syd1"})
+    assert r.status_code == 403
+    assert r.get_json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"name": "llm", "region": "syd1"}, {"tenant_id": "is required (or tenant, its slug)"}),
+        ({"tenant": "nope", "name": "llm", "region": "syd1"}, {"tenant": "unknown tenant 'nope'"}),
+        ({"tenant_id": "1", "name": "llm", "region": "syd1"}, {"tenant_id": "must be an integer"}),
+        ({"tenant": "acme", "region": "syd1"}, {"name": "is required"}),
+        ({"tenant": "acme", "name": "", "region": "syd1"}, {"name": "must not be empty"}),
+        ({"tenant": "acme", "name": "llm", "region": 5}, {"region": "must be a string"}),
+        ({"tenant": "acme", "name": "llm", "region": "syd1", "size": "xl"}, {"size": "unknown field"}),
+    ],
+)
+def test_create_validation(admin, acme, body, fields):
+    r = admin.post("/api/v1/deployments", json=body)
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == fields
+
+
+def test_duplicate_name_in_a_tenant_is_409(admin, acme):
+    admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": "syd1"})
+    r = admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": "syd1"})
+    assert r.status_code == 409
+
+
+def test_the_state_machine_and_its_record(admin, acme, database):
+    dep = admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": "syd1"}).get_json()
+    url = f"/api/v1/deployments/{dep['id']}/transition"
+    for to in ("provisioning", "active", "suspended", "active"):
+        r = admin.post(url, json={"to": to})
+        assert r.status_code == 200 and r.get_json()["status"] == to
+    r = admin.post(url, json={"to": "provisioning"})
+    assert r.status_code == 409
+    assert r.get_json()["error"]["message"] == (
+        "cannot go from active to provisioning; allowed: suspended, decommissioned")
+    assert admin.post(url, json={"to": "decommissioned"}).status_code == 200
+    r = admin.post(url, json={"to": "active"})
+    assert r.status_code == 409
+    assert "allowed: none (decommissioned is final)" in r.get_json()["error"]["message"]
+    rows = database.session.execute(
+        select(DeploymentTransition.from_status, DeploymentTransition.to_status,
+               DeploymentTransition.actor)
+        .where(DeploymentTransition.deployment_id == dep["id"]).order_by(DeploymentTransition.id)
+    ).all()
+    assert rows == [
+        (None, "requested", "admin@example.com"),
+        ("requested", "provisioning", "admin@example.com"),
+        ("provisioning", "active", "admin@example.com"),
+        ("active", "suspended", "admin@example.com"),
+        ("suspended", "active", "admin@example.com"),
+        ("active", "decommissioned", "admin@example.com"),
+    ]
+
+
+@pytest.mark.parametrize("body, code", [({"to": "exploded"}, 409), ({}, 422), ({"to": 3}, 422)])
+def test_bad_transition_bodies(admin, acme, body, code):
+    dep = make_deployment(acme, status="requested")
+    assert admin.post(f"/api/v1/deployments/{dep.id}/transition", json=body).status_code == code
+
+
+def test_provisioning_may_fail_and_failed_may_only_be_decommissioned(admin, acme):
+    dep = make_deployment(acme, status="provisioning")
+    url = f"/api/v1/deployments/{dep.id}/transition"
+    assert admin.post(url, json={"to": "failed"}).get_json()["status"] == "failed"
+    r = admin.post(url, json={"to": "active"})
+    assert r.status_code == 409 and "allowed: decommissioned" in r.get_json()["error"]["message"]
+
+
+def test_subscribe_snapshots_addons_and_may_be_backdated(admin, acme, database):
+    dep = make_deployment(acme)
+    r = admin.post(f"/api/v1/deployments/{dep.id}/subscribe",
+                   json={"plan_code": "studio", "addons": ["storage_50gb"], "starts_on": "2026-03-15"})
+    assert r.status_code == 201
+    sub = r.get_json()["subscription"]
+    assert {k: v for k, v in sub.items() if k != "id"} == {
+        "plan_code": "studio", "plan_version": 1,
+        "addons": [{"code": "storage_50gb", "name": "Storage 50 GB", "price_cents": 750,
+                    "resource_kind": "spaces_gb", "qty": 50}],
+        "starts_on": "2026-03-15", "ends_on": None}
+    # A later price change does not rewrite the snapshot.
+    from portal.services.catalog import addons_by_code
+    addons_by_code(["storage_50gb"])["storage_50gb"].price_cents = 999
+    database.session.commit()
+    got = admin.get(f"/api/v1/deployments/{dep.id}").get_json()["subscription"]["addons"][0]
+    assert got["price_cents"] == 750
+    # A second running subscription is a conflict.
+    r = admin.post(f"/api/v1/deployments/{dep.id}/subscribe",
+                   json={"plan_code": "studio", "starts_on": "2026-04-01"})
+    assert r.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "body, fields",
+    [
+        ({"plan_code": "nope", "starts_on": "2026-04-01"}, {"plan_code": "unknown plan 'nope'"}),
+        ({"plan_code": "studio", "starts_on": "2025-06-01"},
+         {"starts_on": "no version of plan 'studio' is in effect then"}),
+        ({"plan_code": "studio", "starts_on": "2026-04-01", "addons": ["x"]},
+         {"addons": "unknown addon 'x'"}),
+        ({"plan_code": "studio"}, {"starts_on": "is required"}),
+    ],
+)
+def test_subscribe_validation(admin, acme, body, fields):
+    dep = make_deployment(acme)
+    r = admin.post(f"/api/v1/deployments/{dep.id}/subscribe", json=body)
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == fields
+
+
+def test_decommissioning_ends_the_subscription_that_day(catalog, api_as, acme):
+    with freeze_time("2026-04-20 15:00:00"):
+        admin = api_as(make_user())
+        dep = make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+        r = admin.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "decommissioned"})
+    assert r.get_json()["subscription"]["ends_on"] == "2026-04-20"
+
+
+def test_a_decommissioned_deployment_cannot_be_subscribed(admin, acme):
+    dep = make_deployment(acme, status="decommissioned")
+    r = admin.post(f"/api/v1/deployments/{dep.id}/subscribe",
+                   json={"plan_code": "studio", "starts_on": "2026-04-01"})
+    assert r.status_code == 409
+
+
+def test_resubscribing_after_an_end_must_not_overlap(catalog, api_as, acme):
+    admin = api_as(make_user())
+    dep = make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1), ends_on=date(2026, 4, 10))
+    url = f"/api/v1/deployments/{dep.id}/subscribe"
+    assert admin.post(url, json={"plan_code": "studio", "starts_on": "2026-04-10"}).status_code == 409
+    assert admin.post(url, json={"plan_code": "studio", "starts_on": "2026-04-11"}).status_code == 201
+
+
+def test_tenants_see_only_their_own(api_as, acme, catalog):
+    globex = make_tenant("globex")
+    mine = make_deployment(acme, name="mine")
+    theirs = make_deployment(globex, name="theirs")
+    api = api_as(make_user("tenant_viewer", tenant=acme))
+    assert [d["name"] for d in api.get("/api/v1/deployments").get_json()["deployments"]] == ["mine"]
+    assert api.get(f"/api/v1/deployments/{mine.id}").status_code == 200
+    for url in (f"/api/v1/deployments/{theirs.id}", f"/api/v1/deployments/{theirs.id}/usage?period=2026-04",
+                "/api/v1/deployments/999999"):
+        r = api.get(url)
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    # Another tenant's deployment is 404 even for actions the role may not take (nothing leaks).
+    assert api.post(f"/api/v1/deployments/{theirs.id}/transition", json={"to": "suspended"}).status_code == 404
+    assert api.post(f"/api/v1/deployments/{theirs.id}/subscribe",
+                    json={"plan_code": "studio", "starts_on": "2026-04-01"}).status_code == 404
+
+
+def test_tenant_viewer_cannot_transition_or_subscribe_its_own(api_as, acme, catalog, database):
+    dep = make_deployment(acme, status="requested")
+    api = api_as(make_user("tenant_viewer", tenant=acme))
+    r = api.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "provisioning"})
+    assert r.status_code == 403
+    r = api.post(f"/api/v1/deployments/{dep.id}/subscribe",
+                 json={"plan_code": "studio", "starts_on": "2026-04-01"})
+    assert r.status_code == 403
+    database.session.refresh(dep)
+    assert dep.status == "requested"
+
+
+def test_tenant_admin_may_transition_its_own_but_not_subscribe(api_as, acme, catalog):
+    dep = make_deployment(acme, status="active")
+    api = api_as(make_user("tenant_admin", tenant=acme))
+    assert api.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "suspended"}).status_code == 200
+    r = api.post(f"/api/v1/deployments/{dep.id}/subscribe",
+                 json={"plan_code": "studio", "starts_on": "2026-04-01"})
+    assert r.status_code == 403
+
+
+def test_admin_writes_are_audited(admin, acme, database):
+    dep = admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": "syd1"}).get_json()
+    admin.post(f"/api/v1/deployments/{dep['id']}/transition", json={"to": "provisioning"})
+    admin.post(f"/api/v1/deployments/{dep['id']}/subscribe", json={"plan_code": "studio", "starts_on": "2026-04-01"})
+    actions = database.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.target_type == "deployment").order_by(AuditEntry.id)).all()
+    assert actions == ["deployment.create", "deployment.transition", "deployment.subscribe"]
+
+
+def test_decommissioning_before_the_start_cancels_the_subscription(catalog, api_as, acme, database):
+    from portal.models import Subscription
+
+    with freeze_time("2026-04-20 15:00:00"):
+        admin = api_as(make_user())
+        dep = make_deployment(acme, plan_code="studio", starts_on=date(2026, 5, 1))
+        r = admin.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "decommissioned"})
+    assert r.get_json()["subscription"] is None
+    assert database.session.scalar(select(Subscription).where(Subscription.deployment_id == dep.id)) is None
