@@ -1,5 +1,5 @@
 """Template filters and globals."""
-from datetime import timezone
+from datetime import timedelta, timezone
 from decimal import Decimal
 
 from .auth import current_actor
@@ -28,10 +28,17 @@ def utc(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def period(start, end_exclusive) -> str:
+    """A billing period as the days it covers: "1 October 2026 – 31 October 2026"."""
+    last = end_exclusive - timedelta(days=1)
+    return f"{start.day} {start:%B %Y} – {last.day} {last:%B %Y}"
+
+
 def register(app) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["qty"] = quantity
     app.jinja_env.filters["utc"] = utc
+    app.jinja_env.globals["period"] = period
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.jinja_env.globals["can"] = can
     app.jinja_env.globals["current_actor"] = current_actor

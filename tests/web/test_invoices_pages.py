@@ -96,3 +96,9 @@ def test_rollup_progress_polls_until_the_worker_is_done(app, browser, world, red
     done = browser.get(poll_url, htmx=True).get_data(as_text=True)
     assert "every 1s" not in done  # polling stops
     assert "Rollup of 2026-05: 2 created, 0 skipped, 0 rebuilt." in done
+
+
+def test_detail_shows_the_period_as_calendar_days(browser, world):
+    browser.login("admin@example.com")
+    html = browser.get(f"/invoices/{world['ids'][('acme', 4)]}").get_data(as_text=True)
+    assert "<dd>1 April 2026 – 30 April 2026</dd>" in html
