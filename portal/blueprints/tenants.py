@@ -1,0 +1,37 @@
+"""Tenants and their billing profiles (platform admins)."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from ..auth import current_actor, requires
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..models import Tenant
+from ..services import accounts
+
+bp = Blueprint("tenants", __name__, url_prefix="/tenants")
+
+
+@bp.get("/")
+@requires("tenants.manage")
+def index():
+    return render_template("tenants/index.html", tenants=accounts.list_tenants())
+
+
+@bp.route("/<int:tenant_id>/edit", methods=["GET", "POST"])
+@requires("tenants.manage")
+def edit(tenant_id):
+    tenant = db.session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id}")
+    errors, form = {}, {"name": tenant.name, "billing_name": tenant.billing_name,
+                        "billing_address": tenant.billing_address, "abn": tenant.abn or ""}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in accounts.TENANT_PROFILE_FIELDS}
+        try:
+            accounts.update_tenant_profile(current_actor(), tenant_id, form)
+        except ValidationError as exc:
+            errors = exc.fields
+        else:
+            flash(f"Saved {tenant.slug}'s billing profile; it prints on invoices rendered from now on.")
+            return redirect(url_for("tenants.index"), 303)
+    return render_template("tenants/edit.html", tenant=tenant, form=form, errors=errors), (
+        422 if errors else 200)
