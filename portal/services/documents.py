@@ -5,7 +5,6 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument, InvoiceLine, User
-from ..models.invoices import DRAFT
 from ..pdf import render_invoice_pdf
 from .invoicing import get_invoice
 
@@ -18,9 +17,14 @@ def _load(invoice_id: int) -> Invoice:
     )
 
 
+def _is_draft(invoice: Invoice) -> bool:
+    """Never issued (no number): a DRAFT preview, also once voided; never a tax invoice."""
+    return invoice.number is None
+
+
 def _fresh(invoice: Invoice) -> InvoiceDocument | None:
     doc = db.session.scalar(select(InvoiceDocument).where(
-        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == (invoice.status == DRAFT)))
+        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == _is_draft(invoice)))
     if doc and doc.status == invoice.status and doc.source_built_at == invoice.built_at:
         return doc
     return None
@@ -33,7 +37,7 @@ def render_and_store(invoice_id: int) -> InvoiceDocument:
     doc = _fresh(invoice)
     if doc is not None:
         return doc
-    draft = invoice.status == DRAFT
+    draft = _is_draft(invoice)
     content = render_invoice_pdf(invoice, draft=draft)
     doc = db.session.scalar(select(InvoiceDocument).where(
         InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == draft))

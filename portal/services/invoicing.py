@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ..billing.proration import month_start, next_month_start
 from ..billing.rollup import BilledSubscription, BillingError, TaxRule, plan_invoice, usage_window
@@ -79,10 +79,23 @@ def tax_rule() -> TaxRule:
     return TaxRule(current_app.config["TAX_NAME"], current_app.config["TAX_RATE"])
 
 
-def _billed_subscriptions(period_start: date, period_end: date) -> list[Subscription]:
+def _billing_inputs(period_start: date, period_end: date):
+    """Plain terms per tenant and usage per subscription, read in a short-lived session on the
+    same connection: the ORM objects never enter the main session, whose per-tenant commits
+    would otherwise expire (and reload) every one of them, again and again."""
+    with Session(bind=db.session.connection()) as reader:
+        subs = _billed_subscriptions(reader, period_start, period_end)
+        terms: dict[int, list[BilledSubscription]] = defaultdict(list)
+        for sub in subs:
+            terms[sub.deployment.tenant_id].append(_terms(sub))
+        usage = _usage_by_subscription(subs, period_start, period_end)
+    return terms, usage
+
+
+def _billed_subscriptions(session: Session, period_start: date, period_end: date) -> list[Subscription]:
     """Every subscription that bills a day of the period, with its terms, in a fixed number
     of queries (not one per subscription)."""
-    return list(db.session.scalars(
+    return list(session.scalars(
         select(Subscription)
         .join(Deployment, Subscription.deployment_id == Deployment.id)
         .where(Subscription.starts_on < period_end,
@@ -135,19 +148,24 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     run = RollupRun(period_start=period_start, force=force, actor=actor.email if actor else "scheduler")
     db.session.add(run)
     db.session.commit()
+    run_id = run.id
 
-    subs = _billed_subscriptions(period_start, period_end)
-    usage = _usage_by_subscription(subs, period_start, period_end)
-    # Plain terms before the first commit: commits expire ORM objects, and touching them
-    # again would reload them one query at a time.
-    terms: dict[int, list[BilledSubscription]] = defaultdict(list)
-    for sub in subs:
-        terms[sub.deployment.tenant_id].append(_terms(sub))
+    terms, usage = _billing_inputs(period_start, period_end)
     slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(list(terms)))).all())
+
     rule = tax_rule()
     auto_issue = current_app.config["ROLLUP_AUTO_ISSUE"]
+    # Without force, a tenant already invoiced needs no transaction at all (one query for
+    # all); a concurrent run that invoices one meanwhile is still caught per tenant below.
+    invoiced = set() if force else set(db.session.scalars(
+        select(Invoice.tenant_id).where(Invoice.period_start == period_start, Invoice.status != VOID)))
     total = len(terms)
     for done, tenant_id in enumerate(sorted(terms), start=1):
+        if tenant_id in invoiced:
+            result.skipped += 1
+            if progress:
+                progress(done, total)
+            continue
         try:
             plan = plan_invoice(period_start, period_end, terms[tenant_id], usage, rule)
             kind, invoice_id, message = _write_invoice(
@@ -163,7 +181,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
         if progress:
             progress(done, total)
 
-    run = db.session.get(RollupRun, run.id)
+    run = db.session.get(RollupRun, run_id)
     run.created, run.skipped, run.rebuilt = result.created, result.skipped, result.rebuilt
     run.messages = result.messages
     run.finished_at = utcnow()
@@ -281,7 +299,9 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
 
 
 def _tenant_may_see(invoice: Invoice) -> bool:
-    return invoice.status in TENANT_VISIBLE
+    # Issued, paid, and void ones that were issued first: a draft voided before it was ever
+    # issued was never the tenant's to see.
+    return invoice.status in TENANT_VISIBLE and invoice.number is not None
 
 
 def get_invoice(user: User, invoice_id: int) -> Invoice:
@@ -299,7 +319,7 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
     )
     query = scoped(query, user, Invoice.tenant_id)
     if not user.is_platform_admin:
-        query = query.where(Invoice.status.in_(TENANT_VISIBLE))
+        query = query.where(Invoice.status.in_(TENANT_VISIBLE), Invoice.number.is_not(None))
     errors = {}
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)

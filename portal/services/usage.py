@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..billing.terms import COUNTER, RESOURCE_KINDS
+from ..clock import utcnow
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import UsageEvent
@@ -106,17 +107,28 @@ def ingest(data: Mapping[str, Any]) -> dict[str, int]:
         first = next(iter(errors.items()))
         raise ValidationError(errors, f"event {bad_index} is invalid ({first[0]}: {first[1]}); "
                                       "nothing in this batch was stored")
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(UsageEvent)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(UsageEvent.id)
-    )
-    accepted = len(db.session.execute(statement).all())
+    accepted = insert_events(rows)
     db.session.commit()
     return {"accepted": accepted, "duplicates": len(rows) - accepted}
+
+
+def insert_events(rows: list[dict]) -> int:
+    """Insert validated events in one statement, skipping event_ids already stored; returns
+    how many were new. The caller commits."""
+    if not rows:
+        return 0
+    dialect = db.session.get_bind().dialect.name
+    # One cached Core statement executed with many parameter sets: SQLAlchemy batches it
+    # into multi-row INSERTs ("insertmanyvalues") without recompiling a statement per batch.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = UsageEvent.__table__
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(table.c.id)
+    )
+    now = utcnow()
+    return len(db.session.execute(statement, [{**row, "received_at": now} for row in rows]).all())
 
 
 def _utc_midnight(day: date) -> datetime:

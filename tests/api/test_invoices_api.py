@@ -238,3 +238,15 @@ def test_pagination(admin, database):
     assert admin.get("/api/v1/invoices?page=0").status_code == 422
     assert database.session.scalar(select(func.count()).select_from(InvoiceLine)) == 55 * 2
     assert database.session.scalar(select(func.count()).select_from(Invoice)) == 55
+
+
+def test_a_draft_voided_before_issue_never_reaches_the_tenant(catalog, api_as, acme):
+    admin = api_as(make_user())
+    make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+    admin.post("/api/v1/invoices/rollup", json={"period": "2026-03"})
+    draft_id = admin.get("/api/v1/invoices").get_json()["invoices"][0]["id"]
+    assert admin.post(f"/api/v1/invoices/{draft_id}/transition", json={"to": "void"}).status_code == 200
+    tenant = api_as(make_user("tenant_admin", tenant=acme))
+    assert tenant.get("/api/v1/invoices").get_json()["invoices"] == []
+    assert tenant.get(f"/api/v1/invoices/{draft_id}").status_code == 404
+    assert tenant.get(f"/api/v1/invoices/{draft_id}/pdf").status_code == 404
