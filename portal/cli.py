@@ -39,7 +39,7 @@ def register(app: Flask) -> None:
     def demo_cmd():
         """Demo tenants, users and data for trying the portal out."""
         for line in demo.load_demo():
-            click.echo(f"created {line}")
+            click.echo(line)
         click.echo(f"demo ready: sign in as admin@example.com / {demo.DEMO_PASSWORD}")
 
     @app.cli.group("tenants")
@@ -97,6 +97,29 @@ def register(app: Flask) -> None:
                 click.echo(f"  {message}")
         else:
             click.echo(f"rollup of {period} queued as job {done.job_id}")
+
+    @app.cli.group("provider")
+    def provider():
+        """The provider side (DigitalOcean, or the demo provider without a token)."""
+
+    @provider.command("sync")
+    @click.option("--part", type=click.Choice(["inventory", "billing"]), multiple=True,
+                  help="Only these parts (default: both).")
+    def provider_sync(part):
+        """Inventory, metering, drift and billing from the provider, now. Exits non-zero only
+        when nothing could be synced."""
+        from .services import provider_sync as sync
+
+        report = sync.sync(parts=part or sync.PARTS)
+        click.echo(f"provider: {report.provider}")
+        for name, result in report.results.items():
+            if result["ok"]:
+                counts = ", ".join(f"{k} {v}" for k, v in result["counts"].items())
+                click.echo(f"{name}: ok ({counts})")
+            else:
+                click.echo(f"{name}: FAILED: {result['error']}", err=True)
+        if not report.any_ok:
+            raise click.ClickException("nothing could be synced; the last good data is kept")
 
     @app.cli.group("tokens")
     def tokens():

@@ -30,6 +30,16 @@ def from_environment(instance_path: str) -> dict:
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
         # When true, the rollup issues the invoices it creates instead of leaving drafts.
         "ROLLUP_AUTO_ISSUE": os.environ.get("ROLLUP_AUTO_ISSUE", "") in ("1", "true", "yes"),
+        # The provider: unset token means the demo provider (clearly labelled in the pages).
+        "DIGITALOCEAN_TOKEN": os.environ.get("DIGITALOCEAN_TOKEN") or None,
+        "DIGITALOCEAN_API_URL": os.environ.get("DIGITALOCEAN_API_URL", "https://api.digitalocean.com"),
+        "PROVIDER_TIMEOUT_SECONDS": float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10")),
+        # The provider bills in its currency; cost-vs-revenue converts at this configured rate
+        # (units of the plan currency per unit of the provider's), not a live feed.
+        "PROVIDER_CURRENCY": os.environ.get("PROVIDER_CURRENCY", "USD"),
+        "PROVIDER_FX_RATE": Decimal(os.environ.get("PROVIDER_FX_RATE", "1.55")),
+        # Uploads (a provider invoice CSV) are refused above this, before being read.
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

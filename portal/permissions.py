@@ -18,6 +18,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "invoices.read": ROLES,
     "invoices.manage": ADMIN_ONLY,
     "jobs.read": ADMIN_ONLY,
+    "provider.read": ADMIN_ONLY,
+    "provider.manage": ADMIN_ONLY,
 }
 
 

@@ -8,14 +8,21 @@ from rq import Queue
 from rq.cron import CronScheduler
 
 MONTHLY_ROLLUP_CRON = "0 3 1 * *"  # 03:00 UTC on the 1st
+HOURLY_INVENTORY_CRON = "5 * * * *"  # every hour: inventory, droplet-hours, drift
+DAILY_BILLING_CRON = "30 4 * * *"  # every day: the provider's balance and invoices
 
 
 def build(connection: Redis, queue_name: str) -> CronScheduler:
     from .jobs.invoicing import scheduled_rollup
+    from .jobs.provider import sync_billing, sync_inventory
 
     cron = CronScheduler(connection=connection, name="arcadia-cron")
     cron.register(scheduled_rollup, queue_name=queue_name, cron=MONTHLY_ROLLUP_CRON,
                   job_timeout=6 * 3600, name="monthly-rollup")
+    cron.register(sync_inventory, queue_name=queue_name, cron=HOURLY_INVENTORY_CRON,
+                  job_timeout=1800, name="hourly-inventory")
+    cron.register(sync_billing, queue_name=queue_name, cron=DAILY_BILLING_CRON,
+                  job_timeout=1800, name="daily-billing")
     return cron
 
 

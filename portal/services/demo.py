@@ -2,7 +2,8 @@
 
 Everything goes through the same services as the pages and the API: deployments are
 requested and moved along the state machine, usage is ingested in batches, last month is
-rolled up, and its invoices are issued (their PDFs rendered) and one is paid.
+rolled up, and its invoices are issued (their PDFs rendered) and one is paid. Without a
+DigitalOcean token the demo provider is synced too: inventory, drift, balance and costs.
 """
 from datetime import datetime, time, timedelta, timezone
 
@@ -13,7 +14,7 @@ from ..clock import today
 from ..extensions import db
 from ..models import Deployment, Invoice
 from ..models.tenancy import PLATFORM_ADMIN, TENANT_ADMIN, TENANT_VIEWER
-from . import accounts, catalog, deployments, invoicing, usage
+from . import accounts, catalog, deployments, invoicing, provider_sync, usage
 
 DEMO_PASSWORD = "arcadia-demo"
 DEMO_TENANTS = [
@@ -64,12 +65,15 @@ def load_demo() -> list[str]:
                 billing_address=spec["billing_address"],
                 abn=spec["abn"],
             )
-            done.append(f"tenant {spec['slug']}")
+            done.append(f"created tenant {spec['slug']}")
     for email, role, tenant in DEMO_USERS:
         if accounts.user_by_email(email) is None:
             accounts.create_user(email, role, DEMO_PASSWORD, tenant)
-            done.append(f"user {email} ({role})")
+            done.append(f"created user {email} ({role})")
     done += _deployments_usage_and_invoices()
+    if provider_sync.provider_name() == "demo":  # never talk to a real account from the demo
+        report = provider_sync.sync()
+        done += [f"synced the demo provider's {part}" for part, r in report.results.items() if r["ok"]]
     return done
 
 
@@ -90,18 +94,18 @@ def _deployments_usage_and_invoices() -> list[str]:
                                                       "starts_on": starts_on.isoformat()})
             for to in PATH[state]:
                 deployments.transition(admin, dep.id, {"to": to})
-            done.append(f"deployment {slug}/{name} ({state})")
+            done.append(f"created deployment {slug}/{name} ({state})")
         events = _hourly_usage(dep.id, last_month, datetime.now(timezone.utc), droplets, tokens, peak)
         for i in range(0, len(events), usage.MAX_BATCH):
             usage.ingest({"events": events[i:i + usage.MAX_BATCH]})
     result = invoicing.roll_up_period(last_month, this_month, actor=admin)
     if result.created:
-        done.append(f"{result.created} invoices for {last_month:%B %Y}")
+        done.append(f"created {result.created} invoices for {last_month:%B %Y}")
     drafts = db.session.scalars(select(Invoice).where(
         Invoice.period_start == last_month, Invoice.status == "draft").order_by(Invoice.id)).all()
     for invoice in drafts:
         invoicing.transition_invoice(admin, invoice.id, {"to": "issued"})
-        done.append(f"issued invoice {invoice.id}")
+        done.append(f"issued invoice {invoice.number}")
     if drafts:  # the first one has been paid
         invoicing.transition_invoice(admin, drafts[0].id, {"to": "paid"})
     return done

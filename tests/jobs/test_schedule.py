@@ -18,10 +18,12 @@ def utc(*args):
 def test_the_monthly_rollup_is_due_at_three_utc_on_the_first(redis_queue):
     with freeze_time("2026-04-15 12:00:00"):
         cron = schedule.build(Redis.from_url(redis_queue), "portal-tests")
-    (job,) = cron.get_jobs()
-    assert (job.cron, job.name, job.func_name) == (
-        "0 3 1 * *", "monthly-rollup", "portal.jobs.invoicing.scheduled_rollup")
+    jobs = {job.name: job for job in cron.get_jobs()}
+    job = jobs["monthly-rollup"]
+    assert (job.cron, job.func_name) == ("0 3 1 * *", "portal.jobs.invoicing.scheduled_rollup")
     assert job.next_enqueue_time == utc(2026, 5, 1, 3, 0)
+    assert jobs["hourly-inventory"].next_enqueue_time == utc(2026, 4, 15, 12, 5)
+    assert jobs["daily-billing"].next_enqueue_time == utc(2026, 4, 16, 4, 30)
 
 
 def test_missed_months_are_found_only_once_due(catalog, database):

@@ -125,3 +125,57 @@ def invoice(inv, with_lines: bool = False) -> dict:
     if with_lines:
         body["lines"] = [line(x) for x in inv.lines]
     return body
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
+def resource(r) -> dict:
+    return {
+        "id": r.id,
+        "provider_id": r.provider_id,
+        "kind": r.kind,
+        "name": r.name,
+        "region": r.region,
+        "size": r.size,
+        "status": r.status,
+        "tags": list(r.tags or []),
+        "deployment_id": r.deployment_id,
+        "last_seen_at": _iso(r.last_seen_at),
+    }
+
+
+def balance(b) -> dict:
+    return {
+        "month_to_date_usage_cents": b.month_to_date_usage_cents,
+        "month_to_date_balance_cents": b.month_to_date_balance_cents,
+        "account_balance_cents": b.account_balance_cents,
+        "generated_at": _iso(b.generated_at),
+        "currency": b.currency,
+        "synced_at": _iso(b.synced_at),
+    }
+
+
+def cost_line(c) -> dict:
+    return {
+        "product": c.product,
+        "provider_id": c.provider_id,
+        "description": c.description,
+        "amount_cents": c.amount_cents,
+        "period": c.period.strftime("%Y-%m"),
+        "deployment_id": c.deployment_id,
+        "currency": c.currency,
+    }
+
+
+def drift(d) -> dict:
+    return {
+        "id": d.id,
+        "kind": d.kind,
+        "provider_id": d.provider_id,
+        "deployment_id": d.deployment_id,
+        "observed": d.observed,
+        "recorded": d.recorded,
+        "status": d.status,
+    }

@@ -1,0 +1,230 @@
+"""Provider pages: inventory, drift, costs, cost against revenue (platform admins).
+
+Every page shows what the last sync stored; none of them talks to the provider.
+"""
+import logging
+from datetime import date
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from ..auth import current_actor, requires
+from ..billing.proration import month_start
+from ..billing.svg_chart import bar_chart
+from ..clock import today
+from ..errors import Conflict, ValidationError
+from ..extensions import db
+from ..htmx import is_htmx, render_page_or_fragment
+from ..models import DriftItem
+from ..queue import describe, enqueue, fetch
+from ..services import cost_import, provider, provider_sync
+from ..services.dashboard import cost_vs_revenue
+from ..services.invoicing import parse_period
+
+bp = Blueprint("provider", __name__, url_prefix="/provider")
+log = logging.getLogger(__name__)
+
+CLOSED_DRIFT_SHOWN = 20
+
+
+def _last_month() -> str:
+    start = month_start(today())
+    previous = date(start.year - (start.month == 1), 12 if start.month == 1 else start.month - 1, 1)
+    return previous.strftime("%Y-%m")
+
+
+def _period_arg() -> tuple[str, date | None, dict]:
+    """The ``period`` query argument (default last month) → (text, first day or None, errors)."""
+    text = request.args.get("period") or _last_month()
+    try:
+        return text, parse_period(text)[0], {}
+    except ValidationError as exc:
+        return text, None, exc.fields
+
+
+def _chrome(tab: str) -> dict:
+    """What every provider page shows above its body: the demo banner and the sync status."""
+    return {"tab": tab, "provider_name": provider_sync.provider_name(),
+            "runs": provider.last_runs()}
+
+
+@bp.get("/")
+@requires("provider.read")
+def index():
+    return redirect(url_for("provider.inventory"))
+
+
+# --- inventory and sync ------------------------------------------------------------------
+
+
+@bp.get("/inventory")
+@requires("provider.read")
+def inventory():
+    show_vanished = request.args.get("vanished") == "1"
+    resources = provider.inventory(include_vanished=show_vanished)
+    return render_template(
+        "provider/inventory.html", resources=resources, show_vanished=show_vanished,
+        names=cost_import.deployment_names(r.deployment_id for r in resources), **_chrome("inventory"))
+
+
+@bp.post("/sync")
+@requires("provider.manage")
+def sync():
+    try:
+        done = enqueue("portal.jobs.provider.sync_all")
+    except Exception as exc:  # e.g. Redis unreachable: say so in place, never a bare 500
+        db.session.rollback()
+        log.exception("could not start the provider sync")
+        return _sync_answer(error=f"{type(exc).__name__}: {exc}")
+    if done.inline:
+        return _sync_answer(result=done.result)
+    return _sync_answer(job=_describe(done.job_id))
+
+
+@bp.get("/sync/<job_id>")
+@requires("provider.read")
+def sync_progress(job_id):
+    try:
+        info = _describe(job_id)
+    except Exception as exc:
+        log.exception("could not read the provider sync job %s", job_id)
+        return _sync_answer(error=f"{type(exc).__name__}: {exc}")
+    if info is None:
+        # 200 for HTMX, so the polling element is replaced and stops polling.
+        return _sync_answer(error="that sync job is no longer known", status=200 if is_htmx() else 404)
+    return _sync_answer(job=info, result=info["result"] if info["status"] == "finished" else None)
+
+
+def _describe(job_id: str) -> dict | None:
+    job = fetch(job_id)
+    return describe(job) if job is not None else None
+
+
+def _back_url() -> str:
+    """The page the sync was started from (htmx names it), else the inventory."""
+    here = request.headers.get("HX-Current-URL") or request.referrer or ""
+    return here if here.startswith(request.host_url) else url_for("provider.inventory")
+
+
+def _sync_answer(status: int = 200, **context):
+    if is_htmx():
+        return render_template("provider/_sync.html", back_url=_back_url(), **context), status
+    # Without JavaScript the button is a plain form: say what happened on the page it came from.
+    if context.get("error"):
+        flash(f"The sync could not run: {context['error']}", "error")
+    elif context.get("result"):
+        for part, outcome in context["result"]["results"].items():
+            flash(f"{part.capitalize()} sync: ok" if outcome["ok"]
+                  else f"{part.capitalize()} sync failed: {outcome['error']}",
+                  "ok" if outcome["ok"] else "error")
+    elif context.get("job"):
+        flash(f"Sync queued as job {context['job']['id']}; reload in a moment.", "ok")
+    return redirect(_back_url(), 303)
+
+
+# --- drift -------------------------------------------------------------------------------
+
+
+@bp.get("/drift")
+@requires("provider.read")
+def drift():
+    open_items = provider.drift_items("open")
+    closed = sorted((i for i in provider.drift_items(None) if i.status != "open"),
+                    key=lambda i: (i.closed_at is not None, i.closed_at, i.id), reverse=True)
+    closed = closed[:CLOSED_DRIFT_SHOWN]
+    names = cost_import.deployment_names(i.deployment_id for i in open_items + closed)
+    return render_template("provider/drift.html", open_items=open_items, closed=closed,
+                           names=names, **_chrome("drift"))
+
+
+@bp.post("/drift/<int:drift_id>/accept")
+@requires("provider.manage")
+def accept_drift(drift_id):
+    error = None
+    try:
+        item = provider.accept_drift(current_actor(), drift_id)
+    except Conflict as exc:  # NotFound goes to the error handler (404)
+        error = exc.message
+        item = db.session.get(DriftItem, drift_id)
+    if not is_htmx():
+        flash(error or f"Drift item {drift_id} accepted.", "error" if error else "ok")
+        return redirect(url_for("provider.drift"), 303)
+    # htmx swaps 2xx and 422 only: a conflict comes back as 200 with its message in the row.
+    return render_template("provider/_drift_row.html", item=item, error=error,
+                           names=cost_import.deployment_names([item.deployment_id]))
+
+
+# --- costs -------------------------------------------------------------------------------
+
+
+def _costs_page(period_text: str, start: date | None, errors: dict, import_errors: dict,
+                import_period: str, status: int):
+    lines = provider.cost_lines(start) if start else []
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.currency] = totals.get(line.currency, 0) + line.amount_cents
+    return render_template(
+        "provider/costs.html", period=period_text, period_start=start, errors=errors,
+        balance=provider.latest_balance(), lines=lines, totals=totals,
+        sources=sorted({line.source for line in lines}),
+        names=cost_import.deployment_names(line.deployment_id for line in lines),
+        import_errors=import_errors, import_period=import_period, **_chrome("costs")), status
+
+
+@bp.get("/costs")
+@requires("provider.read")
+def costs():
+    text, start, errors = _period_arg()
+    return _costs_page(text, start, errors, {}, text if start else _last_month(),
+                       422 if errors else 200)
+
+
+@bp.post("/costs/import")
+@requires("provider.manage")
+def import_costs():
+    period = request.form.get("period", "").strip()
+    upload = request.files.get("file")
+    filename = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1] if upload else ""
+    try:
+        if not filename:
+            raise ValidationError({"file": "choose the invoice CSV to import"})
+        # One byte over the limit is enough for the service to refuse it.
+        content = upload.read(cost_import.MAX_BYTES + 1)
+        count = cost_import.import_invoice_csv(current_actor(), period, filename, content)
+    except ValidationError as exc:
+        try:
+            start = parse_period(period)[0]
+            shown = period
+        except ValidationError:
+            start, shown = parse_period(_last_month())[0], _last_month()
+        return _costs_page(shown, start, {}, exc.fields, period, 422)
+    start = parse_period(period)[0]
+    flash(f"Imported {count} line{'' if count == 1 else 's'} from {filename} for {start:%B %Y}", "ok")
+    return redirect(url_for("provider.costs", period=period), 303)
+
+
+# --- cost against revenue ------------------------------------------------------------------
+
+
+@bp.get("/dashboard")
+@requires("provider.read")
+def dashboard():
+    text, start, errors = _period_arg()
+    context = {"period": text, "errors": errors, "board": None, "chart": None}
+    if start is not None:
+        board = cost_vs_revenue(start)
+        labels = {row.key: _deployment_label(row.key, board.names) for row in board.report.by_deployment}
+        chart = bar_chart(
+            [(labels[row.key], row.revenue_cents, row.cost_cents) for row in board.report.by_deployment],
+            title=f"Revenue and cost by deployment, {start:%B %Y}", currency=board.currency)
+        context.update(board=board, labels=labels, chart=Markup(chart))  # noqa: S704 (escaped inside)
+    if not is_htmx():
+        context.update(_chrome("dashboard"))
+    return render_page_or_fragment("provider/dashboard.html", "provider/_dashboard.html",
+                                   status=422 if errors else 200, **context)
+
+
+def _deployment_label(key, names: dict) -> str:
+    if key is None:
+        return "unattributed"
+    return names.get(key, f"deployment #{key}")

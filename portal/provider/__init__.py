@@ -1,0 +1,1 @@
+"""Clients for the cloud providers whose capacity the portal resells."""

@@ -1,0 +1,78 @@
+"""Reading what was last synced from the provider, and accepting drift."""
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..clock import utcnow
+from ..errors import Conflict, NotFound
+from ..extensions import db
+from ..models import Deployment, DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun, User
+from ..permissions import check
+from . import audit
+
+
+def inventory(include_vanished: bool = False) -> list[ProviderResource]:
+    query = select(ProviderResource).options(selectinload(ProviderResource.deployment)) \
+        .order_by(ProviderResource.kind, ProviderResource.name)
+    if not include_vanished:
+        query = query.where(ProviderResource.vanished_at.is_(None))
+    return list(db.session.scalars(query))
+
+
+def drift_items(status: str | None = "open") -> list[DriftItem]:
+    query = select(DriftItem).options(selectinload(DriftItem.resource), selectinload(DriftItem.accepted_by)) \
+        .order_by(DriftItem.opened_at.desc(), DriftItem.id.desc())
+    if status:
+        query = query.where(DriftItem.status == status)
+    return list(db.session.scalars(query))
+
+
+def latest_balance() -> ProviderBalance | None:
+    return db.session.scalar(select(ProviderBalance).order_by(ProviderBalance.id.desc()).limit(1))
+
+
+def cost_lines(period_start) -> list[ProviderCostLine]:
+    return list(db.session.scalars(
+        select(ProviderCostLine).where(ProviderCostLine.period == period_start)
+        .order_by(ProviderCostLine.invoice_ref, ProviderCostLine.line_no)))
+
+
+def last_runs() -> dict[str, SyncRun]:
+    """The newest run of each part, and the newest successful one."""
+    runs = {}
+    for part in ("inventory", "billing"):
+        runs[part] = db.session.scalar(select(SyncRun).where(SyncRun.part == part)
+                                       .order_by(SyncRun.id.desc()).limit(1))
+        runs[f"{part}_ok"] = db.session.scalar(select(SyncRun).where(SyncRun.part == part, SyncRun.ok)
+                                               .order_by(SyncRun.id.desc()).limit(1))
+    return runs
+
+
+def accept_drift(user: User, drift_id: int) -> DriftItem:
+    """Adopt the observed state; idempotent (accepting an accepted item changes nothing).
+
+    region → the deployment's region becomes the observed one; size → the recorded size does;
+    untagged, unknown deployment, vanished → the portal acknowledges the resource as it is.
+    """
+    check(user, "provider.manage")
+    item = db.session.scalar(select(DriftItem).where(DriftItem.id == drift_id).with_for_update())
+    if item is None:
+        raise NotFound(f"no drift item {drift_id}")
+    if item.status == "accepted":
+        db.session.rollback()
+        return item
+    if item.status == "resolved":
+        db.session.rollback()
+        raise Conflict(f"drift item {drift_id} resolved itself at the last sync; nothing to accept")
+    resource = item.resource
+    if item.kind == "region_changed":
+        deployment = db.session.get(Deployment, item.deployment_id)
+        deployment.region = item.observed["region"]
+    elif item.kind == "size_changed":
+        resource.recorded_size = item.observed["size"]
+    else:
+        resource.acknowledged = True
+    item.status, item.closed_at, item.accepted_by_id = "accepted", utcnow(), user.id
+    audit.record(user, "drift.accept", "drift", item.id, kind=item.kind,
+                 provider_id=item.provider_id, observed=item.observed, recorded=item.recorded)
+    db.session.commit()
+    return item
