@@ -16,6 +16,11 @@ def next_month_start(day: date) -> date:
     return month_start(day) + timedelta(days=days_in_month(day))
 
 
+def previous_month_start(day: date) -> date:
+    """The first day of the month before ``day``'s."""
+    return month_start(month_start(day) - timedelta(days=1))
+
+
 def fraction_from_start(starts_on: date) -> Fraction:
     """Share of the start month billed: days remaining including the start day / days in it.
 

@@ -1,10 +1,9 @@
 """Invoice pages, the rollup button with its progress, PDF downloads."""
-from datetime import date
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
-from ..billing.proration import month_start
+from ..billing.proration import previous_month_start
 from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
@@ -18,9 +17,7 @@ ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
 
 
 def _last_month() -> str:
-    start = month_start(today())
-    previous = date(start.year - (start.month == 1), 12 if start.month == 1 else start.month - 1, 1)
-    return previous.strftime("%Y-%m")
+    return previous_month_start(today()).strftime("%Y-%m")
 
 
 @bp.get("/")
@@ -35,7 +32,8 @@ def index():
     page = int(page) if page.isdigit() and int(page) > 0 else 1
     errors, rows, more = {}, [], False
     try:
-        rows, more = invoicing.list_invoices(user, page=page, **filters)
+        rows, next_page = invoicing.list_invoices(user, page=page, **filters)
+        more = next_page is not None
     except ValidationError as exc:
         errors = exc.fields
     return render_page_or_fragment(

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from ..auth import current_actor, requires
-from ..billing.proration import month_start
+from ..billing.proration import previous_month_start
 from ..billing.svg_chart import bar_chart
 from ..clock import today
 from ..errors import Conflict, ValidationError
@@ -17,7 +17,7 @@ from ..extensions import db
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models import DriftItem
 from ..queue import describe, enqueue, fetch
-from ..services import cost_import, provider, provider_sync
+from ..services import cost_import, deployments, provider, provider_sync
 from ..services.dashboard import cost_vs_revenue
 from ..services.invoicing import parse_period
 
@@ -28,9 +28,7 @@ CLOSED_DRIFT_SHOWN = 20
 
 
 def _last_month() -> str:
-    start = month_start(today())
-    previous = date(start.year - (start.month == 1), 12 if start.month == 1 else start.month - 1, 1)
-    return previous.strftime("%Y-%m")
+    return previous_month_start(today()).strftime("%Y-%m")
 
 
 def _period_arg() -> tuple[str, date | None, dict]:
@@ -64,7 +62,7 @@ def inventory():
     resources = provider.inventory(include_vanished=show_vanished)
     return render_template(
         "provider/inventory.html", resources=resources, show_vanished=show_vanished,
-        names=cost_import.deployment_names(r.deployment_id for r in resources), **_chrome("inventory"))
+        names=deployments.deployment_names(r.deployment_id for r in resources), **_chrome("inventory"))
 
 
 @bp.post("/sync")
@@ -129,10 +127,8 @@ def _sync_answer(status: int = 200, **context):
 @requires("provider.read")
 def drift():
     open_items = provider.drift_items("open")
-    closed = sorted((i for i in provider.drift_items(None) if i.status != "open"),
-                    key=lambda i: (i.closed_at is not None, i.closed_at, i.id), reverse=True)
-    closed = closed[:CLOSED_DRIFT_SHOWN]
-    names = cost_import.deployment_names(i.deployment_id for i in open_items + closed)
+    closed = provider.recently_closed_drift(CLOSED_DRIFT_SHOWN)
+    names = deployments.deployment_names(i.deployment_id for i in open_items + closed)
     return render_template("provider/drift.html", open_items=open_items, closed=closed,
                            names=names, **_chrome("drift"))
 
@@ -151,7 +147,7 @@ def accept_drift(drift_id):
         return redirect(url_for("provider.drift"), 303)
     # htmx swaps 2xx and 422 only: a conflict comes back as 200 with its message in the row.
     return render_template("provider/_drift_row.html", item=item, error=error,
-                           names=cost_import.deployment_names([item.deployment_id]))
+                           names=deployments.deployment_names([item.deployment_id]))
 
 
 # --- costs -------------------------------------------------------------------------------
@@ -167,7 +163,7 @@ def _costs_page(period_text: str, start: date | None, errors: dict, import_error
         "provider/costs.html", period=period_text, period_start=start, errors=errors,
         balance=provider.latest_balance(), lines=lines, totals=totals,
         sources=sorted({line.source for line in lines}),
-        names=cost_import.deployment_names(line.deployment_id for line in lines),
+        names=deployments.deployment_names(line.deployment_id for line in lines),
         import_errors=import_errors, import_period=import_period, **_chrome("costs")), status
 
 

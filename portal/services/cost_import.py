@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 
 from ..errors import ValidationError
 from ..extensions import db
-from ..models import Deployment, ProviderCostLine, ProviderResource, Tenant, User
+from ..models import ProviderCostLine, ProviderResource, User
 from ..permissions import check
 from . import audit
 from .invoicing import parse_period
@@ -130,16 +130,3 @@ def import_invoice_csv(user: User, period: str, filename: str, content: bytes) -
         db.session.rollback()
         raise
     return len(parsed)
-
-
-def deployment_names(ids) -> dict[int, str]:
-    """Deployment id → "tenant / deployment", as the provider pages label them."""
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return {
-        dep_id: f"{slug} / {name}"
-        for dep_id, slug, name in db.session.execute(
-            select(Deployment.id, Tenant.slug, Deployment.name)
-            .join(Tenant, Deployment.tenant_id == Tenant.id).where(Deployment.id.in_(ids)))
-    }

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from ..billing.margin import CostLine, MarginReport, RevenueLine, margin_report
 from ..extensions import db
-from ..models import Deployment, Invoice, InvoiceLine, ProviderCostLine, Tenant
+from ..models import Invoice, InvoiceLine, ProviderCostLine
 from ..models.invoices import VOID
+from .deployments import deployment_names
 
 
 @dataclass(frozen=True)
@@ -43,18 +44,14 @@ def cost_vs_revenue(period_start: date) -> Dashboard:
     use = "api" if "api" in sources else "csv"
     costs = [CostLine(d, product, amount) for source, d, product, amount in rows if source == use]
     config = current_app.config
-    names = {
-        dep_id: f"{slug} / {name}"
-        for dep_id, slug, name in db.session.execute(
-            select(Deployment.id, Tenant.slug, Deployment.name)
-            .join(Tenant, Deployment.tenant_id == Tenant.id))
-    }
+    report = margin_report(revenue, costs, config["PROVIDER_FX_RATE"])
+    names = deployment_names(row.key for row in report.by_deployment)
     return Dashboard(
         period_start=period_start,
         currency=current_app.config.get("PLAN_CURRENCY", "AUD"),
         provider_currency=config["PROVIDER_CURRENCY"],
         fx_rate=config["PROVIDER_FX_RATE"],
-        report=margin_report(revenue, costs, config["PROVIDER_FX_RATE"]),
+        report=report,
         names=names,
         ignored_csv=use == "api" and "csv" in sources,
     )

@@ -28,16 +28,20 @@ DEPLOYMENT_FIELDS = {"name", "region", "tenant_id", "tenant"}
 SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
 
 
-def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
+def deployments_query(user: User, tenant_slug: str | None = None):
     query = (
         select(Deployment)
         .options(*_loads())
         .join(Tenant, Deployment.tenant_id == Tenant.id)
-        .order_by(Tenant.slug, Deployment.name)
+        .order_by(Tenant.slug, Deployment.name, Deployment.id)
     )
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)
-    return list(db.session.scalars(scoped(query, user, Deployment.tenant_id)))
+    return scoped(query, user, Deployment.tenant_id)
+
+
+def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
+    return list(db.session.scalars(deployments_query(user, tenant_slug)))
 
 
 def _loads():
@@ -218,3 +222,15 @@ def require_deployment_ids(ids) -> set[int]:
         return set()
     return set(db.session.scalars(select(Deployment.id).where(Deployment.id.in_(ids))))
 
+
+def deployment_names(ids) -> dict[int, str]:
+    """Deployment id → "tenant / deployment", as the provider pages label them."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {
+        dep_id: f"{slug} / {name}"
+        for dep_id, slug, name in db.session.execute(
+            select(Deployment.id, Tenant.slug, Deployment.name)
+            .join(Tenant, Deployment.tenant_id == Tenant.id).where(Deployment.id.in_(ids)))
+    }

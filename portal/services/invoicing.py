@@ -44,6 +44,7 @@ from ..models.invoices import (
     VOID,
 )
 from . import audit
+from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
 from .usage import usage_by_deployment
 
@@ -338,12 +339,9 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
     return query
 
 
-def list_invoices(user: User, page: int = 1, per_page: int = 50, **filters):
-    """A page of invoices and whether there is a next one."""
-    rows = list(db.session.scalars(
-        invoice_query(user, **filters).limit(per_page + 1).offset((page - 1) * per_page)
-    ))
-    return rows[:per_page], len(rows) > per_page
+def list_invoices(user: User, page: int = 1, per_page: int = PER_PAGE, **filters):
+    """A page of invoices and the next page's number (None on the last)."""
+    return page_of(invoice_query(user, **filters), page, per_page)
 
 
 def grouped_lines(invoice: Invoice):

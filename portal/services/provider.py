@@ -10,20 +10,36 @@ from ..permissions import check
 from . import audit
 
 
-def inventory(include_vanished: bool = False) -> list[ProviderResource]:
+def inventory_query(include_vanished: bool = False):
     query = select(ProviderResource).options(selectinload(ProviderResource.deployment)) \
-        .order_by(ProviderResource.kind, ProviderResource.name)
+        .order_by(ProviderResource.kind, ProviderResource.name, ProviderResource.id)
     if not include_vanished:
         query = query.where(ProviderResource.vanished_at.is_(None))
-    return list(db.session.scalars(query))
+    return query
 
 
-def drift_items(status: str | None = "open") -> list[DriftItem]:
+def inventory(include_vanished: bool = False) -> list[ProviderResource]:
+    return list(db.session.scalars(inventory_query(include_vanished)))
+
+
+def drift_query(status: str | None = "open"):
     query = select(DriftItem).options(selectinload(DriftItem.resource), selectinload(DriftItem.accepted_by)) \
         .order_by(DriftItem.opened_at.desc(), DriftItem.id.desc())
     if status:
         query = query.where(DriftItem.status == status)
-    return list(db.session.scalars(query))
+    return query
+
+
+def drift_items(status: str | None = "open") -> list[DriftItem]:
+    return list(db.session.scalars(drift_query(status)))
+
+
+def recently_closed_drift(limit: int) -> list[DriftItem]:
+    """The newest closed (accepted or resolved) drift items."""
+    return list(db.session.scalars(
+        select(DriftItem).options(selectinload(DriftItem.resource), selectinload(DriftItem.accepted_by))
+        .where(DriftItem.status != "open")
+        .order_by(DriftItem.closed_at.desc(), DriftItem.id.desc()).limit(limit)))
 
 
 def latest_balance() -> ProviderBalance | None:

@@ -234,3 +234,15 @@ def test_decommissioning_before_the_start_cancels_the_subscription(catalog, api_
         r = admin.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "decommissioned"})
     assert r.get_json()["subscription"] is None
     assert database.session.scalar(select(Subscription).where(Subscription.deployment_id == dep.id)) is None
+
+
+def test_the_deployment_list_is_paged(admin, acme):
+    for i in range(7):
+        make_deployment(acme, name=f"d{i}")
+    first = admin.get("/api/v1/deployments?per_page=5").get_json()
+    second = admin.get("/api/v1/deployments?per_page=5&page=2").get_json()
+    assert [d["name"] for d in first["deployments"]] == ["d0", "d1", "d2", "d3", "d4"]
+    assert first["next"] == 2
+    assert ([d["name"] for d in second["deployments"]], second["next"]) == (["d5", "d6"], None)
+    r = admin.get("/api/v1/deployments?page=x")
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"page": "must be a positive integer"}

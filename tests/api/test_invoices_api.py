@@ -236,6 +236,9 @@ def test_pagination(admin, database):
     assert (len(second["invoices"]), second["next"]) == (5, None)
     assert not {i["id"] for i in first["invoices"]} & {i["id"] for i in second["invoices"]}
     assert admin.get("/api/v1/invoices?page=0").status_code == 422
+    assert admin.get("/api/v1/invoices?per_page=501").status_code == 422
+    small = admin.get("/api/v1/invoices?per_page=20&page=3").get_json()
+    assert (len(small["invoices"]), small["next"]) == (15, None)
     assert database.session.scalar(select(func.count()).select_from(InvoiceLine)) == 55 * 2
     assert database.session.scalar(select(func.count()).select_from(Invoice)) == 55
 
@@ -250,3 +253,16 @@ def test_a_draft_voided_before_issue_never_reaches_the_tenant(catalog, api_as, a
     assert tenant.get("/api/v1/invoices").get_json()["invoices"] == []
     assert tenant.get(f"/api/v1/invoices/{draft_id}").status_code == 404
     assert tenant.get(f"/api/v1/invoices/{draft_id}/pdf").status_code == 404
+
+
+def test_the_rollup_issues_what_it_creates_when_configured_so(app, catalog, api_as, acme, monkeypatch):
+    monkeypatch.setitem(app.config, "ROLLUP_AUTO_ISSUE", True)
+    admin = api_as(make_user())
+    make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+    with freeze_time("2026-05-01 03:00:00"):
+        admin.post("/api/v1/invoices/rollup", json={"period": "2026-04"})
+    (invoice,) = admin.get("/api/v1/invoices").get_json()["invoices"]
+    assert (invoice["status"], invoice["number"], invoice["issued_on"], invoice["due_on"]) == (
+        "issued", "ARC-000001", "2026-05-01", "2026-05-15")
+    tenant = api_as(make_user("tenant_viewer", tenant=acme))
+    assert [i["id"] for i in tenant.get("/api/v1/invoices").get_json()["invoices"]] == [invoice["id"]]

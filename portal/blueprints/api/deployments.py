@@ -2,14 +2,16 @@ from flask import request
 
 from ...auth import current_actor, requires
 from ...services import deployments, invoicing, usage
+from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
 
 
 @api_bp.get("/deployments")
 @requires("deployments.read")
 def list_deployments():
-    rows = deployments.list_deployments(current_actor(), tenant_slug=request.args.get("tenant"))
-    return {"deployments": [serializers.deployment(d) for d in rows], "next": None}
+    query = deployments.deployments_query(current_actor(), tenant_slug=request.args.get("tenant"))
+    rows, next_page = page_of(query, *parse_page(request.args))
+    return {"deployments": [serializers.deployment(d) for d in rows], "next": next_page}
 
 
 @api_bp.post("/deployments")

@@ -4,26 +4,19 @@ from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
 from ...queue import describe, enqueue, fetch
 from ...services import documents, invoicing
+from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
-
-
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValidationError({"page": "must be a positive integer"})
-    return int(raw)
 
 
 @api_bp.get("/invoices")
 @requires("invoices.read")
 def list_invoices():
-    user, page = current_actor(), _page()
+    user = current_actor()
     filters = {k: request.args.get(k) for k in ("period", "status")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    rows, more = invoicing.list_invoices(user, page=page, **filters)
-    return {"invoices": [serializers.invoice(i) for i in rows],
-            "next": page + 1 if more else None}
+    rows, next_page = page_of(invoicing.invoice_query(user, **filters), *parse_page(request.args))
+    return {"invoices": [serializers.invoice(i) for i in rows], "next": next_page}
 
 
 @api_bp.get("/invoices/<int:invoice_id>")

@@ -3,6 +3,7 @@ from flask import request
 from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
 from ...services import invoicing, provider
+from ...services.paging import page_of, parse_page
 from ...services.provider_sync import provider_name
 from . import api_bp, serializers
 
@@ -10,8 +11,9 @@ from . import api_bp, serializers
 @api_bp.get("/inventory")
 @requires("provider.read")
 def inventory():
-    return {"resources": [serializers.resource(r) for r in provider.inventory()],
-            "provider": provider_name(), "next": None}
+    rows, next_page = page_of(provider.inventory_query(), *parse_page(request.args))
+    return {"resources": [serializers.resource(r) for r in rows],
+            "provider": provider_name(), "next": next_page}
 
 
 @api_bp.get("/billing/balance")
@@ -40,7 +42,8 @@ def drift():
     status = request.args.get("status") or None
     if status is not None and status not in DRIFT_FILTERS:
         raise ValidationError({"status": f"must be one of {', '.join(DRIFT_FILTERS)}"})
-    return {"drift": [serializers.drift(d) for d in provider.drift_items(status)], "next": None}
+    rows, next_page = page_of(provider.drift_query(status), *parse_page(request.args))
+    return {"drift": [serializers.drift(d) for d in rows], "next": next_page}
 
 
 @api_bp.post("/drift/<int:drift_id>/accept")
