@@ -1,0 +1,144 @@
+"""A person at a browser: Debian's Chromium, driven by Playwright, against a live portal on
+127.0.0.1 with the demo loaded into a PostgreSQL database of its own. These prove what the
+other tests only infer from headers: the vendored htmx swaps fragments in place (no page
+load), sends the CSRF header, and shows 422s inline."""
+import os
+import threading
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect, sync_playwright
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+from tests.conftest import TEST_CONFIG, TEST_DATABASE_URL, _recreate_database
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        "--disable-sync"]
+PASSWORD = "arcadia-demo"
+
+
+@pytest.fixture(scope="module")
+def live_url():
+    url = sa.engine.make_url(TEST_DATABASE_URL)
+    e2e_url = url.set(database=f"{url.database}_e2e").render_as_string(hide_password=False)
+    _recreate_database(e2e_url)
+    app = create_app({**TEST_CONFIG, "TESTING": False, "SQLALCHEMY_DATABASE_URI": e2e_url})
+    with app.app_context():
+        flask_migrate.upgrade()
+        from portal.services.demo import load_demo
+
+        load_demo()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: scripts/system-deps installs it"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def signed_in(browser, live_url):
+    contexts = []
+
+    def sign_in(email):
+        context = browser.new_context(accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm
+        page.goto(f"{live_url}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("header .who")).to_contain_text(email)
+        return page
+
+    yield sign_in
+    for context in contexts:
+        context.close()
+
+
+def stay_marker(page):
+    """Set a marker a full page load would wipe out."""
+    page.evaluate("window.__stayed = 'yes'")
+
+
+def assert_no_reload(page):
+    assert page.evaluate("window.__stayed") == "yes"
+
+
+def test_the_quote_builder_reprices_as_you_type(signed_in, live_url):
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/quotes/new")
+    stay_marker(page)
+    page.check("input[value=storage_50gb]")
+    page.fill("input[name=usage_droplet_hours]", "1488")
+    page.fill("input[name=usage_llm_tokens]", "1,500,000")
+    page.fill("input[name=usage_spaces_gb]", "200")
+    page.fill("input[name=starts_on]", "2026-05-20")
+    expect(page.locator("[data-total=all_in]")).to_have_text("$63.50 AUD")
+    expect(page.locator("[data-total=first_invoice]")).to_have_text("$22.25 AUD")
+    page.fill("input[name=usage_llm_tokens]", "lots")
+    expect(page.locator("#breakdown")).to_contain_text("llm_tokens must be a number")  # a 422, shown
+    assert_no_reload(page)
+
+
+def test_a_deployment_moves_along_its_states_in_place(signed_in, live_url):
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/deployments/")
+    page.click("text=batch-jobs")
+    stay_marker(page)
+    page.click("button:has-text('Start provisioning')")
+    expect(page.locator("text=admin@example.com").first).to_be_visible()
+    expect(page.locator("button:has-text('Activate')")).to_be_visible()
+    assert_no_reload(page)
+
+
+def test_accepting_drift_swaps_its_row(signed_in, live_url):
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/provider/drift")
+    stay_marker(page)
+    row = page.locator("tr", has_text="scratch-box")
+    row.locator("button:has-text('Accept')").click()
+    expect(page.locator("tr", has_text="scratch-box")).to_contain_text("Accepted by admin@example.com")
+    assert_no_reload(page)
+
+
+def test_the_rollup_button_reports_in_place(signed_in, live_url):
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/invoices/")
+    stay_marker(page)
+    page.click("button:has-text('Run rollup')")
+    expect(page.locator("#rollup-status")).to_contain_text("0 created, 2 skipped, 0 rebuilt")
+    assert_no_reload(page)
+
+
+def test_a_tenant_downloads_its_own_invoice_pdf(signed_in, live_url):
+    page = signed_in("victor@example.com")
+    page.goto(f"{live_url}/invoices/")
+    rows = page.locator("table.invoices tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).not_to_contain_text("Globex")
+    with page.expect_download() as download:
+        rows.first.locator("a:has-text('PDF')").click()
+    path = download.value.path()
+    with open(path, "rb") as f:
+        assert f.read(5) == b"%PDF-"
+    assert download.value.suggested_filename.startswith("ARC-")
