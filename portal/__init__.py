@@ -3,6 +3,7 @@ import os
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.routing import IntegerConverter
 
 from .config import from_environment
 from .extensions import csrf, db, login_manager, migrate
@@ -13,6 +14,8 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    # An id in a path that no database key can hold matches no route (404), not a 500.
+    app.url_map.converters["int"] = BoundedInt
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(from_environment(app.instance_path))
     if test_config:
@@ -39,6 +42,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     templating.register(app)
     cli.register(app)
     return app
+
+
+class BoundedInt(IntegerConverter):
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _sqlite_foreign_keys(dbapi_connection, _record):

@@ -3,6 +3,7 @@ import logging
 
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from .errors import DomainError, Throttled, Unauthorized
@@ -60,6 +61,18 @@ def handle_http_error(exc: HTTPException):
     return _page(exc.code, exc.name, message)
 
 
+def handle_data_error(exc: DataError):
+    """A value the database cannot store (out of range, too long) that validation missed."""
+    from .extensions import db
+
+    db.session.rollback()
+    log.warning("data error on %s %s: %s", request.method, request.path, exc.orig)
+    message = "A value is out of range or too long to store."
+    if is_api_request():
+        return jsonify(error_body("validation_error", message)), 422
+    return _page(422, "Invalid input", message)
+
+
 def handle_unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
@@ -70,4 +83,5 @@ def handle_unexpected(exc: Exception):
 def register(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -22,7 +22,7 @@ from ..permissions import check
 from . import accounts, audit
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
-from .validation import Fields, iso_date, list_of_codes, text
+from .validation import FieldError, Fields, iso_date, list_of_codes, record_id, text
 
 DEPLOYMENT_FIELDS = {"name", "region", "tenant_id", "tenant"}
 SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
@@ -105,8 +105,10 @@ def _tenant_from(fields: Fields) -> Tenant | None:
     data = fields.data
     if "tenant_id" in data and data["tenant_id"] is not None:
         value = data["tenant_id"]
-        if isinstance(value, bool) or not isinstance(value, int):
-            fields.add("tenant_id", "must be an integer")
+        try:
+            record_id(value)
+        except FieldError as exc:
+            fields.add("tenant_id", str(exc))
             return None
         tenant = db.session.get(Tenant, value)
         if tenant is None:

@@ -73,6 +73,8 @@ def parse_period(value: Any) -> tuple[date, date]:
         start = date(int(value[:4]), int(value[5:]), 1)
     except ValueError:
         raise ValidationError({"period": "must be a month as YYYY-MM"}) from None
+    if not 2000 <= start.year <= 2999:
+        raise ValidationError({"period": "must be a month between 2000-01 and 2999-12"})
     return start, next_month_start(start)
 
 

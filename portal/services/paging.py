@@ -6,15 +6,16 @@ from ..extensions import db
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
+MAX_PAGE = 1_000_000
 
 
 def parse_page(args) -> tuple[int, int]:
     """``?page=`` (from 1) and ``?per_page=`` (1..500) from request args."""
     errors, values = {}, {}
-    for name, default, high in (("page", 1, None), ("per_page", PER_PAGE, MAX_PER_PAGE)):
+    for name, default, high in (("page", 1, MAX_PAGE), ("per_page", PER_PAGE, MAX_PER_PAGE)):
         raw = args.get(name, str(default))
-        if not raw.isdigit() or int(raw) < 1 or (high and int(raw) > high):
-            errors[name] = "must be a positive integer" + (f" up to {high}" if high else "")
+        if not raw.isdigit() or len(raw) > 7 or not 1 <= int(raw) <= high:
+            errors[name] = f"must be a positive integer up to {high}"
         else:
             values[name] = int(raw)
     if errors:

@@ -14,7 +14,7 @@ from ..errors import ValidationError
 from ..extensions import db
 from ..models import UsageEvent
 from .deployments import require_deployment_ids
-from .validation import FieldError, quantity
+from .validation import FieldError, quantity, record_id
 
 MAX_BATCH = 1000
 EVENT_FIELDS = {"event_id", "deployment_id", "resource_kind", "quantity", "occurred_at"}
@@ -26,11 +26,13 @@ def parse_timestamp(value: Any) -> datetime:
         raise FieldError("must be an ISO 8601 date-time string")
     try:
         parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
     except ValueError:
         raise FieldError("must be an ISO 8601 date-time, e.g. 2026-04-01T13:00:00Z") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    except OverflowError:  # an offset that moves it past year 1 or 9999
+        raise FieldError("is out of range") from None
 
 
 def _event(index: int, raw: Any) -> tuple[dict | None, dict[str, str]]:
@@ -41,7 +43,7 @@ def _event(index: int, raw: Any) -> tuple[dict | None, dict[str, str]]:
     row = {}
     checks = {
         "event_id": _event_id,
-        "deployment_id": _int_id,
+        "deployment_id": record_id,
         "resource_kind": _kind,
         "quantity": quantity,
         "occurred_at": parse_timestamp,
@@ -62,12 +64,6 @@ def _event_id(value: Any) -> str:
         raise FieldError("must be a non-empty string")
     if len(value) > 200:
         raise FieldError("must be at most 200 characters")
-    return value
-
-
-def _int_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError("must be an integer")
     return value
 
 

@@ -49,6 +49,18 @@ class Fields:
             raise ValidationError(self.errors)
 
 
+MAX_ID = 2**31 - 1  # the database's integer keys
+
+
+def record_id(value: Any) -> int:
+    """An id in a JSON body: an integer a database key can hold."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FieldError("must be an integer")
+    if not 1 <= value <= MAX_ID:
+        raise FieldError(f"must be an integer from 1 to {MAX_ID}")
+    return value
+
+
 def text(value: Any, max_length: int = 200) -> str:
     if not isinstance(value, str):
         raise FieldError("must be a string")

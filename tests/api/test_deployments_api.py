@@ -245,4 +245,4 @@ def test_the_deployment_list_is_paged(admin, acme):
     assert first["next"] == 2
     assert ([d["name"] for d in second["deployments"]], second["next"]) == (["d5", "d6"], None)
     r = admin.get("/api/v1/deployments?page=x")
-    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"page": "must be a positive integer"}
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"page": "must be a positive integer up to 1000000"}
