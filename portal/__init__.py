@@ -5,7 +5,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
-from .config import from_environment
+from .config import DEV_SECRET_KEY, from_environment
 from .extensions import csrf, db, login_manager, migrate
 from .jsonutil import PortalJSONProvider
 
@@ -21,6 +21,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     app.json = PortalJSONProvider(app)
+    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not app.testing:
+        # Anyone who knows this key can forge sessions: fine on a laptop, never in production.
+        app.logger.warning("SECRET_KEY is not set: sessions are signed with a public dev key")
 
     from . import models  # noqa: F401  (registers the tables)
 

@@ -3,10 +3,13 @@ import os
 from decimal import Decimal
 
 
+DEV_SECRET_KEY = "dev-only-change-me"
+
+
 def from_environment(instance_path: str) -> dict:
     sqlite_path = os.path.join(instance_path, "portal.sqlite3")
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}"
         ),
@@ -41,6 +44,8 @@ def from_environment(instance_path: str) -> dict:
         # Uploads (a provider invoice CSV) are refused above this, before being read.
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
+        # Behind HTTPS in production, set SESSION_COOKIE_SECURE=true.
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") in ("1", "true", "yes"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }
