@@ -3,6 +3,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 from flask import current_app, render_template
 
@@ -39,8 +40,23 @@ def render_invoice_pdf(invoice, *, draft: bool) -> bytes:
     ).write_pdf()
 
 
+def _parties(invoice) -> tuple[dict, dict]:
+    """Seller and bill-to: as snapshotted when the invoice was issued, else as they are now
+    (a draft preview)."""
+    if invoice.parties:
+        return invoice.parties["seller"], invoice.parties["bill_to"]
+    config = current_app.config
+    tenant = invoice.tenant
+    return (
+        {"name": config["SELLER_NAME"], "abn": config["SELLER_ABN"],
+         "address": config["SELLER_ADDRESS"], "email": config["SELLER_EMAIL"]},
+        {"name": tenant.billing_name, "address": tenant.billing_address, "abn": tenant.abn},
+    )
+
+
 def _context(invoice, draft: bool) -> dict:
     config = current_app.config
+    seller, bill_to = _parties(invoice)
     lines = sorted(invoice.lines, key=lambda line: line.position)
     tax_lines = [line for line in lines if line.kind == TAX]
     rate = Decimal(config["TAX_RATE"])
@@ -49,14 +65,9 @@ def _context(invoice, draft: bool) -> dict:
         "invoice": invoice,
         "draft": draft,
         "void": invoice.status == "void",
-        "tenant": invoice.tenant,
-        "seller": {
-            "name": config["SELLER_NAME"],
-            "abn": config["SELLER_ABN"],
-            "address": _address_lines(config["SELLER_ADDRESS"]),
-            "email": config["SELLER_EMAIL"],
-        },
-        "customer_address": _address_lines(invoice.tenant.billing_address),
+        "tenant": SimpleNamespace(billing_name=bill_to["name"], abn=bill_to["abn"]),
+        "seller": {**seller, "address": _address_lines(seller["address"])},
+        "customer_address": _address_lines(bill_to["address"]),
         "sections": _sections(lines),
         # The tax line(s) as built; an invoice without one still shows its tax honestly.
         "tax_rows": [(line.description, line.amount_cents) for line in tax_lines]

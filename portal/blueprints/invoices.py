@@ -10,6 +10,7 @@ from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..queue import describe, enqueue, fetch
 from ..services import accounts, documents, invoicing
+from ..services.paging import parse_page
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
@@ -28,11 +29,10 @@ def index():
                "status": request.args.get("status") or None}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant") or None
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and int(page) > 0 else 1
-    errors, rows, more = {}, [], False
+    errors, rows, more, page = {}, [], False, 1
     try:
-        rows, next_page = invoicing.list_invoices(user, page=page, **filters)
+        page, per_page = parse_page(request.args)
+        rows, next_page = invoicing.list_invoices(user, page=page, per_page=per_page, **filters)
         more = next_page is not None
     except ValidationError as exc:
         errors = exc.fields

@@ -2,7 +2,6 @@
 from ..clock import utcnow
 from ..extensions import db
 from ..models import User
-from ..queue import enqueue
 from ..services import documents, invoicing
 from . import report_progress
 
@@ -13,7 +12,7 @@ def rollup(period: str, force: bool = False, actor_id: int | None = None) -> dic
     result = invoicing.roll_up_period(start, end, force=force, actor=actor,
                                       progress=report_progress)
     for invoice_id in result.invoice_ids:
-        enqueue("portal.jobs.invoicing.render_pdf", invoice_id)
+        invoicing.request_pdf(invoice_id)
     return result.as_dict()
 
 

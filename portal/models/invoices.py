@@ -81,6 +81,8 @@ class Invoice(db.Model):
     voided_on: Mapped[date | None]
     created_at: Mapped[datetime] = timestamp_now()
     built_at: Mapped[datetime] = timestamp_now()  # when its lines were last (re)built
+    # Seller and bill-to as they were when issued (None on drafts): the tax invoice's parties.
+    parties: Mapped[dict | None] = mapped_column(JSON)
 
     tenant: Mapped[Tenant] = relationship()
     lines: Mapped[list["InvoiceLine"]] = relationship(

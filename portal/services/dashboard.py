@@ -25,14 +25,16 @@ class Dashboard:
 
 def cost_vs_revenue(period_start: date) -> Dashboard:
     """Revenue from the period's invoices that are not void (drafts included: the month's
-    revenue before it is issued), against the provider's cost lines for that month."""
+    revenue before it is issued) in the plan currency, against the provider's cost lines for
+    that month. (Invoices in another currency would need their own rate; none are sold.)"""
     revenue = [
         RevenueLine(d, kind, resource_kind, amount)
         for d, kind, resource_kind, amount in db.session.execute(
             select(InvoiceLine.deployment_id, InvoiceLine.kind, InvoiceLine.resource_kind,
                    InvoiceLine.amount_cents)
             .join(Invoice, InvoiceLine.invoice_id == Invoice.id)
-            .where(Invoice.period_start == period_start, Invoice.status != VOID))
+            .where(Invoice.period_start == period_start, Invoice.status != VOID,
+                   Invoice.currency == current_app.config.get("PLAN_CURRENCY", "AUD")))
     ]
     rows = db.session.execute(
         select(ProviderCostLine.source, ProviderCostLine.deployment_id, ProviderCostLine.product,

@@ -8,6 +8,7 @@ and the other counts that tenant as skipped.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from flask import current_app
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from ..billing.proration import month_start, next_month_start
+from ..billing.terms import COUNTER, RESOURCE_KINDS
 from ..billing.rollup import BilledSubscription, BillingError, TaxRule, plan_invoice, usage_window
 from ..clock import today, utcnow
 from ..errors import Conflict, ValidationError
@@ -46,7 +48,7 @@ from ..models.invoices import (
 from . import audit
 from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
-from .usage import usage_by_deployment
+from .usage import usage_by_deployment, usage_for_period
 
 Progress = Callable[[int, int], None]
 
@@ -147,6 +149,9 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     """
     if period_start.day != 1 or period_end != next_month_start(period_start):
         raise ValidationError({"period": "must be one calendar month"})
+    if period_end > today():
+        # A month's usage is not all in before it ends: an invoice now would under-bill it.
+        raise ValidationError({"period": f"{period_start:%Y-%m} has not ended yet (UTC)"})
     result = RollupResult(period_start)
     run = RollupRun(period_start=period_start, force=force, actor=actor.email if actor else "scheduler")
     db.session.add(run)
@@ -258,6 +263,16 @@ def _next_invoice_number() -> str:
 
 
 def _issue(invoice: Invoice) -> None:
+    # The tax invoice keeps the parties as they were when issued: a later edit of the
+    # tenant's billing profile or of the seller's details must not change it.
+    tenant = db.session.get(Tenant, invoice.tenant_id)
+    config = current_app.config
+    invoice.parties = {
+        "seller": {"name": config["SELLER_NAME"], "abn": config["SELLER_ABN"],
+                   "address": config["SELLER_ADDRESS"], "email": config["SELLER_EMAIL"]},
+        "bill_to": {"name": tenant.billing_name, "address": tenant.billing_address,
+                    "abn": tenant.abn},
+    }
     invoice.number = _next_invoice_number()
     invoice.status = ISSUED
     invoice.issued_on = today()
@@ -294,8 +309,17 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
                  number=locked.number)
     db.session.commit()
     if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
-        enqueue("portal.jobs.invoicing.render_pdf", locked.id)
+        request_pdf(locked.id)
     return locked
+
+
+def request_pdf(invoice_id: int) -> None:
+    """Render (or queue) an invoice's PDF after its change is committed. A failure here must
+    not undo or hide the committed change: downloads render on demand anyway."""
+    try:
+        enqueue("portal.jobs.invoicing.render_pdf", invoice_id)
+    except Exception:
+        current_app.logger.exception("could not render or queue the PDF of invoice %s", invoice_id)
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -359,6 +383,22 @@ def grouped_lines(invoice: Invoice):
 
 
 ROLLUP_HOUR_UTC = 3  # the month's rollup is due at 03:00 UTC on the 1st of the next month
+
+
+def usage_as_billed(deployment: Deployment, period_start: date, period_end: date) -> dict:
+    """A deployment's usage for a month as the rollup reads it: within the billed days of each
+    subscription billing in the month (counters summed, gauges at their peak). Without such a
+    subscription nothing is billed, and the month's metered usage is shown as it stands."""
+    windows = [usage_window(period_start, period_end, s.starts_on, s.ends_on)
+               for s in deployment.subscriptions
+               if s.starts_on < period_end and (s.ends_on is None or s.ends_on >= period_start)]
+    if not windows:
+        return usage_for_period(deployment.id, period_start, period_end)
+    total = {kind: Decimal(0) for kind in RESOURCE_KINDS}
+    for start, end in windows:
+        for kind, value in usage_for_period(deployment.id, start, end).items():
+            total[kind] = total[kind] + value if RESOURCE_KINDS[kind] == COUNTER else max(total[kind], value)
+    return total
 
 
 def missed_periods(now: datetime) -> list[date]:

@@ -1,4 +1,6 @@
 """One page of a query: the API's lists answer ``{"<plural>": [...], "next": n | null}``."""
+import re
+
 from sqlalchemy import Select
 
 from ..errors import ValidationError
@@ -14,7 +16,7 @@ def parse_page(args) -> tuple[int, int]:
     errors, values = {}, {}
     for name, default, high in (("page", 1, MAX_PAGE), ("per_page", PER_PAGE, MAX_PER_PAGE)):
         raw = args.get(name, str(default))
-        if not raw.isdigit() or len(raw) > 7 or not 1 <= int(raw) <= high:
+        if not re.fullmatch(r"[0-9]{1,7}", raw) or not 1 <= int(raw) <= high:
             errors[name] = f"must be a positive integer up to {high}"
         else:
             values[name] = int(raw)

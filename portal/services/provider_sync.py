@@ -105,7 +105,7 @@ def _tagged_deployment(tags) -> tuple[bool, int | None]:
     for tag in tags:
         if tag.startswith(TAG_PREFIX):
             rest = tag[len(TAG_PREFIX):]
-            return True, int(rest) if rest.isdigit() else None
+            return True, int(rest) if rest.isascii() and rest.isdigit() and len(rest) < 10 else None
     return False, None
 
 

@@ -68,7 +68,7 @@ def _event_id(value: Any) -> str:
 
 
 def _kind(value: Any) -> str:
-    if value not in RESOURCE_KINDS:
+    if not isinstance(value, str) or value not in RESOURCE_KINDS:
         raise FieldError(f"unknown resource kind {value!r} (known: {', '.join(RESOURCE_KINDS)})")
     return value
 

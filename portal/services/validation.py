@@ -13,6 +13,8 @@ from ..errors import ValidationError
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Far beyond any real month of usage, small enough that cents stay exact in BIGINT.
 MAX_QUANTITY = Decimal(10) ** 15
+MAX_DECIMALS = 6  # usage is stored as NUMERIC(24, 6)
+QUANTUM = Decimal(1).scaleb(-MAX_DECIMALS)
 
 
 class FieldError(ValueError):
@@ -88,6 +90,9 @@ def quantity(value: Any) -> Decimal:
     value = Decimal(value)
     if not value.is_finite():
         raise FieldError("must be a finite number")
+    if value.as_tuple().exponent < -MAX_DECIMALS and value != value.quantize(QUANTUM):
+        # Beyond what is stored; and 1e-999999999 would cost hours of exact arithmetic.
+        raise FieldError(f"must have at most {MAX_DECIMALS} decimal places")
     if value < 0:
         raise FieldError("must not be negative")
     if value > MAX_QUANTITY:

@@ -266,3 +266,48 @@ def test_the_rollup_issues_what_it_creates_when_configured_so(app, catalog, api_
         "issued", "ARC-000001", "2026-05-01", "2026-05-15")
     tenant = api_as(make_user("tenant_viewer", tenant=acme))
     assert [i["id"] for i in tenant.get("/api/v1/invoices").get_json()["invoices"]] == [invoice["id"]]
+
+
+def test_a_month_that_has_not_ended_cannot_be_rolled_up(catalog, api_as, acme):
+    admin = api_as(make_user())
+    make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+    with freeze_time("2026-04-30 23:59:00"):
+        for period in ("2026-04", "2026-09"):
+            r = admin.post("/api/v1/invoices/rollup", json={"period": period})
+            assert r.status_code == 422
+            assert r.get_json()["error"]["fields"] == {"period": f"{period} has not ended yet (UTC)"}
+    with freeze_time("2026-05-01 00:00:00"):
+        assert admin.post("/api/v1/invoices/rollup", json={"period": "2026-04"}).get_json()["created"] == 1
+
+
+def test_the_issued_pdf_keeps_the_parties_as_they_were(catalog, api_as, acme, database):
+    from portal.services.accounts import update_tenant_profile
+
+    admin_user = make_user()
+    admin = api_as(admin_user)
+    make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+    admin.post("/api/v1/invoices/rollup", json={"period": "2026-03"})
+    invoice_id = admin.get("/api/v1/invoices").get_json()["invoices"][0]["id"]
+    admin.post(f"/api/v1/invoices/{invoice_id}/transition", json={"to": "issued"})
+    update_tenant_profile(admin_user, acme.id, {"name": "Acme", "billing_name": "New Name Pty Ltd",
+                                                "billing_address": "99 Elsewhere Rd", "abn": ""})
+    admin.post(f"/api/v1/invoices/{invoice_id}/transition", json={"to": "void"})
+    text = pdf_text(admin.get(f"/api/v1/invoices/{invoice_id}/pdf").data)
+    assert "VOID" in text and "Acme AI Pty Ltd" in text and "1 Test St" in text
+    assert "New Name" not in text and "Elsewhere" not in text
+
+
+def test_a_failed_render_does_not_fail_a_committed_issue(catalog, api_as, acme, monkeypatch):
+    admin = api_as(make_user())
+    make_deployment(acme, plan_code="studio", starts_on=date(2026, 3, 1))
+    admin.post("/api/v1/invoices/rollup", json={"period": "2026-03"})
+    invoice_id = admin.get("/api/v1/invoices").get_json()["invoices"][0]["id"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr("portal.services.invoicing.enqueue", broken)
+    r = admin.post(f"/api/v1/invoices/{invoice_id}/transition", json={"to": "issued"})
+    assert r.status_code == 200 and r.get_json()["number"] == "ARC-000001"
+    monkeypatch.undo()
+    assert admin.get(f"/api/v1/invoices/{invoice_id}/pdf").data.startswith(b"%PDF")

@@ -133,3 +133,20 @@ def test_usage_needs_a_month(admin, dep, query):
     r = admin.get(f"/api/v1/deployments/{dep.id}/usage{query}")
     assert r.status_code == 422
     assert r.get_json()["error"]["fields"] == {"period": "must be a month as YYYY-MM"}
+
+
+def test_usage_is_read_as_the_rollup_reads_it(admin, database):
+    from datetime import date
+
+    late = make_deployment(make_tenant("late"), plan_code="studio", starts_on=date(2026, 4, 20))
+    events = hourly_events(late.id, "droplet_hours", APRIL_1, 720, quantity=3)
+    for i in range(0, 720, 500):
+        admin.post("/api/v1/usage", json={"events": events[i:i + 500]})
+    usage = admin.get(f"/api/v1/deployments/{late.id}/usage?period=2026-04").get_json()["usage"]
+    assert usage["droplet_hours"] == 11 * 24 * 3  # the 20th to the 30th: what is billed
+
+
+def test_without_a_subscription_the_months_metered_usage_is_shown(admin, dep):
+    admin.post("/api/v1/usage", json={"events": hourly_events(dep.id, "llm_tokens", APRIL_1, 3, quantity=5)})
+    usage = admin.get(f"/api/v1/deployments/{dep.id}/usage?period=2026-04").get_json()["usage"]
+    assert usage["llm_tokens"] == 15

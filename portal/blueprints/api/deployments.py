@@ -48,7 +48,7 @@ def deployment_usage(deployment_id):
     period = request.args.get("period")
     start, end = invoicing.parse_period(period)
     return {"deployment_id": d.id, "period": period,
-            "usage": usage.usage_for_period(d.id, start, end)}
+            "usage": invoicing.usage_as_billed(d, start, end)}
 
 
 @api_bp.post("/usage")
