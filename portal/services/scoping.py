@@ -15,10 +15,11 @@ def scoped(query: Select, user: User, tenant_column) -> Select:
     return query.where(tenant_column == user.tenant_id)
 
 
-def get_visible(model, object_id, user: User, tenant_id_of=lambda obj: obj.tenant_id,
-                visible=lambda obj: True, what: str | None = None):
+def get_visible(model, object_id, user: User, visible=lambda obj: True, what: str | None = None):
+    """The object if ``user`` may see it: admins see all; a tenant user sees its own tenant's
+    rows that ``visible`` allows. Anything else is NotFound, exactly like a missing row."""
     obj = db.session.get(model, object_id) if isinstance(object_id, int) else None
-    if obj is None or not (user.is_platform_admin or tenant_id_of(obj) == user.tenant_id) \
-            or not (user.is_platform_admin or visible(obj)):
-        raise NotFound(f"no {what or model.__name__.lower()} {object_id}")
-    return obj
+    if obj is not None and (user.is_platform_admin
+                            or (obj.tenant_id == user.tenant_id and visible(obj))):
+        return obj
+    raise NotFound(f"no {what or model.__name__.lower()} {object_id}")
