@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from flask import current_app, render_template
 
+from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .billing.quote import TAX
-from .templating import CURRENCY_SYMBOLS
 
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -76,7 +76,7 @@ def _context(invoice, draft: bool) -> dict:
         "period_last_day": invoice.period_end - timedelta(days=1),
         "due_days": config.get("INVOICE_DUE_DAYS"),
         "symbol": CURRENCY_SYMBOLS.get(invoice.currency, ""),
-        "amount": _amount,
+        "amount": format_cents,
         "long_date": long_date,
         "unit_label": lambda unit: UNIT_LABELS.get(unit, unit),
     }
@@ -101,13 +101,6 @@ def _sections(lines) -> list[Section]:
     if tenant_level.lines:
         sections.append(tenant_level)
     return sections
-
-
-def _amount(cents: int, symbol: str = "") -> str:
-    """Integer cents as 1,234.56 (optionally with a currency symbol): no float, no code."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{symbol}{whole:,}.{part:02d}"
 
 
 def long_date(value: date | None) -> str:

@@ -3,16 +3,12 @@ from datetime import timedelta, timezone
 from decimal import Decimal
 
 from .auth import current_actor
+from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .permissions import can
-
-CURRENCY_SYMBOLS = {"AUD": "$", "USD": "US$", "NZD": "NZ$"}
-
 
 def money(cents: int, currency: str = "AUD") -> str:
     """5000, "AUD" -> "$50.00 AUD": exact, from integer cents, no float."""
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{CURRENCY_SYMBOLS.get(currency, '')}{whole:,}.{part:02d} {currency}"
+    return f"{format_cents(cents, CURRENCY_SYMBOLS.get(currency, ''))} {currency}"
 
 
 def quantity(value) -> str:

@@ -17,3 +17,19 @@ def round_half_up(value: Decimal | Fraction | int) -> int:
         q, r = divmod(abs(num), den)
         return sign * (q + (1 if 2 * r >= den else 0))
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# Symbols printed before amounts; the ISO code is shown beside them where it matters.
+CURRENCY_SYMBOLS = {"AUD": "$", "USD": "US$", "NZD": "NZ$"}
+
+
+def format_cents(cents: int, symbol: str = "") -> str:
+    """Integer cents as "1,234.56" (with ``symbol``: "-$1,234.56"): exact, never a float."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{symbol}{whole:,}.{part:02d}"
+
+
+def cents_from_units(amount: Decimal) -> int:
+    """An amount in currency units (Decimal("12.345")) as integer cents, half-up."""
+    return round_half_up(amount * 100)

@@ -6,7 +6,8 @@ bar also carries its value as text, so nothing depends on colour alone.
 """
 from html import escape
 
-SYMBOLS = {"AUD": "$", "USD": "US$", "NZD": "NZ$"}
+from .money import CURRENCY_SYMBOLS, format_cents
+
 COLOURS = ("#0072B2", "#E69F00")  # blue, orange
 
 WIDTH = 760
@@ -41,13 +42,11 @@ def axis_max(max_cents: int) -> int:
 
 
 def tick_label(cents: int, currency: str) -> str:
-    return f"{SYMBOLS.get(currency, '')}{cents // 100:,}"
+    return f"{CURRENCY_SYMBOLS.get(currency, '')}{cents // 100:,}"
 
 
 def value_label(cents: int, currency: str) -> str:
-    sign = "-" if cents < 0 else ""
-    whole, part = divmod(abs(cents), 100)
-    return f"{sign}{SYMBOLS.get(currency, '')}{whole:,}.{part:02d}"
+    return format_cents(cents, CURRENCY_SYMBOLS.get(currency, ""))
 
 
 def bar_length(cents: int, scale_max: int) -> float:

@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
+
+from ..billing.money import cents_from_units
 
 __all__ = [
     "Balance",
@@ -35,7 +37,6 @@ __all__ = [
 USER_AGENT = "arcadia-portal (DigitalOcean client)"
 MAX_PAGES = 1000
 RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504})
-_CENT = Decimal("1")
 
 
 class ProviderError(Exception):
@@ -144,7 +145,7 @@ def to_cents(value: Any, what: str = "an amount") -> int:
     if not amount.is_finite():
         raise _unexpected(what, f"the amount {value!r} is not a finite number")
     try:
-        return int((amount * 100).quantize(_CENT, rounding=ROUND_HALF_UP))
+        return cents_from_units(amount)
     except InvalidOperation:  # more digits than the decimal context holds
         raise _unexpected(what, f"the amount {value!r} is out of range") from None
 

@@ -8,12 +8,13 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from hashlib import sha256
 
 from flask import current_app
 from sqlalchemy import delete, select
 
+from ..billing.money import cents_from_units
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import ProviderCostLine, ProviderResource, User
@@ -41,7 +42,7 @@ def parse_amount(text: str | None) -> int:
     match = AMOUNT.fullmatch((text or "").strip().replace(",", ""))
     if match is None or (match.group(1) and match.group(2)):
         raise ValueError(text)
-    cents = int((Decimal(match.group(3)) * 100).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+    cents = cents_from_units(Decimal(match.group(3)))
     return -cents if (match.group(1) or match.group(2)) else cents
 
 
