@@ -8,3 +8,10 @@ def utcnow() -> datetime:
 
 def today() -> date:
     return utcnow().date()
+
+
+def last_month() -> str:
+    """The month before this one (UTC), as "YYYY-MM": the default period of the pages."""
+    from .billing.proration import previous_month_start
+
+    return previous_month_start(today()).strftime("%Y-%m")

@@ -3,8 +3,7 @@
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
-from ..billing.proration import previous_month_start
-from ..clock import today
+from ..clock import last_month
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
@@ -15,10 +14,6 @@ from ..services.paging import parse_page
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
 ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
-
-
-def _last_month() -> str:
-    return previous_month_start(today()).strftime("%Y-%m")
 
 
 @bp.get("/")
@@ -41,7 +36,7 @@ def index():
         invoices=rows, more=more, page_number=page, errors=errors, filters=filters,
         states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
         tenants=accounts.list_tenants() if user.is_platform_admin else [],
-        default_period=_last_month())
+        default_period=last_month())
 
 
 @bp.post("/rollup")

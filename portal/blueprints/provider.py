@@ -9,13 +9,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from ..auth import current_actor, requires
-from ..billing.proration import previous_month_start
 from ..billing.svg_chart import bar_chart
-from ..clock import today
+from ..clock import last_month
 from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_fragment
-from ..models import DriftItem
 from ..queue import describe, enqueue, fetch
 from ..services import cost_import, deployments, provider, provider_sync
 from ..services.dashboard import cost_vs_revenue
@@ -27,13 +25,9 @@ log = logging.getLogger(__name__)
 CLOSED_DRIFT_SHOWN = 20
 
 
-def _last_month() -> str:
-    return previous_month_start(today()).strftime("%Y-%m")
-
-
 def _period_arg() -> tuple[str, date | None, dict]:
     """The ``period`` query argument (default last month) → (text, first day or None, errors)."""
-    text = request.args.get("period") or _last_month()
+    text = request.args.get("period") or last_month()
     try:
         return text, parse_period(text)[0], {}
     except ValidationError as exc:
@@ -141,7 +135,7 @@ def accept_drift(drift_id):
         item = provider.accept_drift(current_actor(), drift_id)
     except Conflict as exc:  # NotFound goes to the error handler (404)
         error = exc.message
-        item = db.session.get(DriftItem, drift_id)
+        item = provider.get_drift(drift_id)
     if not is_htmx():
         flash(error or f"Drift item {drift_id} accepted.", "error" if error else "ok")
         return redirect(url_for("provider.drift"), 303)
@@ -171,7 +165,7 @@ def _costs_page(period_text: str, start: date | None, errors: dict, import_error
 @requires("provider.read")
 def costs():
     text, start, errors = _period_arg()
-    return _costs_page(text, start, errors, {}, text if start else _last_month(),
+    return _costs_page(text, start, errors, {}, text if start else last_month(),
                        422 if errors else 200)
 
 
@@ -192,7 +186,7 @@ def import_costs():
             start = parse_period(period)[0]
             shown = period
         except ValidationError:
-            start, shown = parse_period(_last_month())[0], _last_month()
+            start, shown = parse_period(last_month())[0], last_month()
         return _costs_page(shown, start, {}, exc.fields, period, 422)
     start = parse_period(period)[0]
     flash(f"Imported {count} line{'' if count == 1 else 's'} from {filename} for {start:%B %Y}", "ok")

@@ -63,6 +63,13 @@ def last_runs() -> dict[str, SyncRun]:
     return runs
 
 
+def get_drift(drift_id: int) -> DriftItem:
+    item = db.session.get(DriftItem, drift_id)
+    if item is None:
+        raise NotFound(f"no drift item {drift_id}")
+    return item
+
+
 def accept_drift(user: User, drift_id: int) -> DriftItem:
     """Adopt the observed state; idempotent (accepting an accepted item changes nothing).
 

@@ -63,7 +63,7 @@ def sync(parts=PARTS, client=None, now: datetime | None = None) -> SyncReport:
         try:
             client = make_client()
         except Exception as exc:  # e.g. a malformed token: every part failed, say so
-            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            message = _failure_message(exc, "client")
             for part in parts:
                 db.session.add(SyncRun(provider=report.provider, part=part, started_at=now,
                                        finished_at=utcnow(), ok=False, error=message))
@@ -79,12 +79,10 @@ def sync(parts=PARTS, client=None, now: datetime | None = None) -> SyncReport:
                 counts = {"inventory": sync_inventory, "billing": sync_billing}[part](client, now)
             except Exception as exc:  # a provider failure must not take the last good data
                 db.session.rollback()
-                message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+                message = _failure_message(exc, part)
                 report.results[part] = {"ok": False, "error": message, "counts": {}}
                 run = db.session.get(SyncRun, run.id)
                 run.ok, run.error, run.finished_at = False, message, utcnow()
-                if not hasattr(exc, "message"):
-                    current_app.logger.exception("provider sync of %s failed", part)
             else:
                 report.results[part] = {"ok": True, "error": None, "counts": counts}
                 run = db.session.get(SyncRun, run.id)
@@ -95,6 +93,16 @@ def sync(parts=PARTS, client=None, now: datetime | None = None) -> SyncReport:
         if close:
             close()
     return report
+
+
+def _failure_message(exc: Exception, part: str) -> str:
+    """What admins read about a failed part. Provider errors carry a sentence of their own;
+    anything else is unexpected, so it is logged with its traceback too."""
+    message = getattr(exc, "message", None)
+    if message:
+        return message
+    current_app.logger.exception("provider sync (%s) failed", part)
+    return f"{type(exc).__name__}: {exc}"
 
 
 # --- inventory -----------------------------------------------------------------------------
