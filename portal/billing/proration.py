@@ -30,6 +30,13 @@ def fraction_from_start(starts_on: date) -> Fraction:
     return Fraction(total - starts_on.day + 1, total)
 
 
+def bills_in_period(period_start: date, period_end: date, starts_on: date,
+                    last_day: date | None) -> bool:
+    """Whether a subscription (last billed day inclusive, None while it runs) bills any day
+    of [period_start, period_end)."""
+    return starts_on < period_end and (last_day is None or last_day >= period_start)
+
+
 def active_fraction(
     period_start: date, period_end: date, starts_on: date, last_day: date | None
 ) -> Fraction:

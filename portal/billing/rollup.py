@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 from ..errors import DomainError
 from .money import round_half_up
-from .proration import active_fraction
+from .proration import active_fraction, bills_in_period
 from .quote import TAX, Line, overage_lines, prorate, recurring_lines, sum_lines
 from .terms import AddonTerms, PlanTerms
 
@@ -51,7 +51,7 @@ class InvoicePlan:
 
 
 def bills_in(sub: BilledSubscription, period_start: date, period_end: date) -> bool:
-    return sub.starts_on < period_end and (sub.last_day is None or sub.last_day >= period_start)
+    return bills_in_period(period_start, period_end, sub.starts_on, sub.last_day)
 
 
 def usage_window(

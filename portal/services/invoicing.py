@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ..billing.proration import month_start, next_month_start
+from ..billing.proration import bills_in_period, month_start, next_month_start
 from ..billing.terms import COUNTER, RESOURCE_KINDS
 from ..billing.rollup import BilledSubscription, BillingError, TaxRule, plan_invoice, usage_window
 from ..clock import today, utcnow
@@ -391,7 +391,7 @@ def usage_as_billed(deployment: Deployment, period_start: date, period_end: date
     subscription nothing is billed, and the month's metered usage is shown as it stands."""
     windows = [usage_window(period_start, period_end, s.starts_on, s.ends_on)
                for s in deployment.subscriptions
-               if s.starts_on < period_end and (s.ends_on is None or s.ends_on >= period_start)]
+               if bills_in_period(period_start, period_end, s.starts_on, s.ends_on)]
     if not windows:
         return usage_for_period(deployment.id, period_start, period_end)
     total = {kind: Decimal(0) for kind in RESOURCE_KINDS}
