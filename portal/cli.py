@@ -84,11 +84,9 @@ def register(app: Flask) -> None:
     @reports_domain_errors
     def invoices_rollup(period, force):
         """Run the rollup for a month (on the worker when REDIS_URL is set)."""
-        from .queue import enqueue
-        from .services.invoicing import parse_period
+        from .services.invoicing import request_rollup
 
-        parse_period(period)
-        done = enqueue("portal.jobs.invoicing.rollup", period, force)
+        done = request_rollup(period, force)
         if done.inline:
             r = done.result
             click.echo(f"{r['period']}: {r['created']} created, {r['skipped']} skipped, "

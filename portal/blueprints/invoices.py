@@ -7,7 +7,7 @@ from ..clock import last_month
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
-from ..queue import describe, enqueue, fetch
+from ..queue import describe, fetch
 from ..services import accounts, documents, invoicing
 from ..services.paging import parse_page
 
@@ -45,11 +45,10 @@ def rollup():
     period = request.form.get("period", "")
     force = request.form.get("force") == "on"
     try:
-        invoicing.parse_period(period)
+        done = invoicing.request_rollup(period, force, current_actor())
     except ValidationError as exc:
         return render_template("invoices/_rollup.html", error=exc.fields["period"],
                                period=period), 422
-    done = enqueue("portal.jobs.invoicing.rollup", period, force, current_actor().id)
     if done.inline:
         return render_template("invoices/_rollup.html", result=done.result, period=period)
     return render_template("invoices/_rollup.html", job=describe(fetch(done.job_id)), period=period)

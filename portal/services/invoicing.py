@@ -140,6 +140,23 @@ def _terms(sub: Subscription) -> BilledSubscription:
     )
 
 
+def _check_rollup_period(period_start: date, period_end: date) -> None:
+    if period_start.day != 1 or period_end != next_month_start(period_start):
+        raise ValidationError({"period": "must be one calendar month"})
+    if period_end > today():
+        # A month's usage is not all in before it ends: an invoice now would under-bill it.
+        raise ValidationError({"period": f"{period_start:%Y-%m} has not ended yet (UTC)"})
+
+
+def request_rollup(period: Any, force: Any = False, actor: User | None = None):
+    """Check a rollup request in full, then run it as a job (inline without Redis): the page,
+    the API and the CLI all start one here, so a bad period is a 422 before anything queues."""
+    _check_rollup_period(*parse_period(period))
+    if not isinstance(force, bool):
+        raise ValidationError({"force": "must be true or false"})
+    return enqueue("portal.jobs.invoicing.rollup", period, force, actor.id if actor else None)
+
+
 def roll_up_period(period_start: date, period_end: date, force: bool = False,
                    actor: User | None = None, progress: Progress | None = None) -> RollupResult:
     """One invoice per tenant with a subscription billing any day of the period.
@@ -147,11 +164,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     Without ``force`` a tenant that already has a live invoice for the period is skipped;
     with it a draft is rebuilt in place. Issued and paid invoices are never touched.
     """
-    if period_start.day != 1 or period_end != next_month_start(period_start):
-        raise ValidationError({"period": "must be one calendar month"})
-    if period_end > today():
-        # A month's usage is not all in before it ends: an invoice now would under-bill it.
-        raise ValidationError({"period": f"{period_start:%Y-%m} has not ended yet (UTC)"})
+    _check_rollup_period(period_start, period_end)
     result = RollupResult(period_start)
     run = RollupRun(period_start=period_start, force=force, actor=actor.email if actor else "scheduler")
     db.session.add(run)

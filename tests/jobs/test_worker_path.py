@@ -54,3 +54,18 @@ def test_unknown_job_is_404_and_jobs_are_for_admins(app, catalog, api_as, redis_
     assert admin.get("/api/v1/jobs/no-such-job").status_code == 404
     tenant = api_as(make_user("tenant_admin"))
     assert tenant.get("/api/v1/jobs/no-such-job").status_code == 403
+
+
+def test_an_unfinished_month_is_refused_before_anything_queues(app, catalog, api_as, redis_queue):
+    from freezegun import freeze_time
+    from redis import Redis
+    from rq import Queue
+
+    admin = api_as(make_user())
+    with freeze_time("2026-04-20 12:00:00"):
+        r = admin.post("/api/v1/invoices/rollup", json={"period": "2026-04"})
+        cli = app.test_cli_runner().invoke(args=["invoices", "rollup", "--period", "2026-04"])
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"period": "2026-04 has not ended yet (UTC)"}
+    assert cli.exit_code == 1 and "2026-04 has not ended yet (UTC)" in cli.output
+    assert Queue(app.config["RQ_QUEUE"], connection=Redis.from_url(redis_queue)).count == 0

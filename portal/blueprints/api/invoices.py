@@ -2,7 +2,7 @@ from flask import Response, request
 
 from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
-from ...queue import describe, enqueue, fetch
+from ...queue import describe, fetch
 from ...services import documents, invoicing
 from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
@@ -47,11 +47,7 @@ def rollup():
     unknown = set(data) - {"period", "force"}
     if unknown:
         raise ValidationError({k: "unknown field" for k in unknown})
-    invoicing.parse_period(data.get("period"))
-    force = data.get("force", False)
-    if not isinstance(force, bool):
-        raise ValidationError({"force": "must be true or false"})
-    done = enqueue("portal.jobs.invoicing.rollup", data["period"], force, current_actor().id)
+    done = invoicing.request_rollup(data.get("period"), data.get("force", False), current_actor())
     if done.inline:
         return done.result, 200
     return {"job_id": done.job_id}, 202
