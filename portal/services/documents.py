@@ -22,34 +22,33 @@ def _is_draft(invoice: Invoice) -> bool:
     return invoice.number is None
 
 
-def _fresh(invoice: Invoice) -> InvoiceDocument | None:
-    doc = db.session.scalar(select(InvoiceDocument).where(
+def _stored(invoice: Invoice) -> InvoiceDocument | None:
+    """The stored PDF of the kind this invoice needs (preview or tax invoice), current or not."""
+    return db.session.scalar(select(InvoiceDocument).where(
         InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == _is_draft(invoice)))
-    if doc and doc.status == invoice.status and doc.source_built_at == invoice.built_at:
-        return doc
-    return None
+
+
+def _current(doc: InvoiceDocument | None, invoice: Invoice) -> bool:
+    return doc is not None and doc.status == invoice.status and doc.source_built_at == invoice.built_at
 
 
 def render_and_store(invoice_id: int) -> InvoiceDocument:
     """The PDF for the invoice as it stands: a DRAFT preview for a draft, else the tax invoice
     (marked VOID once voided). Rendering is skipped when the stored one is current."""
     invoice = _load(invoice_id)
-    doc = _fresh(invoice)
-    if doc is not None:
+    doc = _stored(invoice)
+    if _current(doc, invoice):
         return doc
-    draft = _is_draft(invoice)
-    content = render_invoice_pdf(invoice, draft=draft)
-    doc = db.session.scalar(select(InvoiceDocument).where(
-        InvoiceDocument.invoice_id == invoice.id, InvoiceDocument.draft == draft))
+    content = render_invoice_pdf(invoice, draft=_is_draft(invoice))
     if doc is None:
-        doc = InvoiceDocument(invoice_id=invoice.id, draft=draft)
+        doc = InvoiceDocument(invoice_id=invoice.id, draft=_is_draft(invoice))
         db.session.add(doc)
     doc.status, doc.content, doc.source_built_at = invoice.status, content, invoice.built_at
     try:
         db.session.commit()
     except IntegrityError:  # rendered concurrently by another worker: theirs is as good
         db.session.rollback()
-        doc = _fresh(_load(invoice_id))
+        doc = _stored(_load(invoice_id))
     return doc
 
 
@@ -57,7 +56,9 @@ def pdf_for(user: User, invoice_id: int) -> tuple[Invoice, bytes]:
     """The PDF a user may download (tenants never see drafts). Normally the worker has
     rendered it already; if not, it is rendered now rather than making the user wait."""
     invoice = get_invoice(user, invoice_id)
-    doc = _fresh(invoice) or render_and_store(invoice.id)
+    doc = _stored(invoice)
+    if not _current(doc, invoice):
+        doc = render_and_store(invoice.id)
     return invoice, doc.content
 
 
