@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta, timezone
 
 from sqlalchemy import select
 
-from ..billing.proration import month_start
+from ..billing.proration import month_start, previous_month_start
 from ..clock import today
 from ..extensions import db
 from ..models import Deployment, Invoice
@@ -81,8 +81,8 @@ def _deployments_usage_and_invoices() -> list[str]:
     done = []
     admin = accounts.user_by_email("admin@example.com")
     this_month = month_start(today())
-    last_month = month_start(this_month - timedelta(days=1))
-    starts_on = month_start(last_month - timedelta(days=1))  # subscribed two months back
+    last_month = previous_month_start(this_month)
+    starts_on = previous_month_start(last_month)  # subscribed two months back
     for slug, name, region, addons, state, droplets, tokens, peak in DEMO_DEPLOYMENTS:
         tenant = accounts.tenant_by_slug(slug)
         dep = db.session.scalar(select(Deployment).where(Deployment.tenant_id == tenant.id,

@@ -136,7 +136,7 @@ def sync_inventory(client, now: datetime) -> dict:
             db.session.add(resource)
             existing[key] = resource
             created += 1
-        tagged, deployment_id = _tagged_deployment(item.tags)
+        _, deployment_id = _tagged_deployment(item.tags)
         if deployment_id not in deployments:
             deployment_id = None
         if resource.deployment_id != deployment_id:
