@@ -15,7 +15,7 @@ from rq import Queue, Worker  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
-from portal.queue import QUEUE_NAME  # noqa: E402
+from portal.queue import QUEUE_NAME, queue_names  # noqa: E402
 
 
 class PortalWorker(Worker):
@@ -43,9 +43,10 @@ def main(argv: list[str]) -> int:
         if "cron" in argv:
             from portal import schedule
 
-            schedule.start(connection, queue_name)
+            schedule.start(connection, queue_names(queue_name)[0])
             return 0
-        worker = PortalWorker([Queue(queue_name, connection=connection)], connection=connection)
+        queues = [Queue(name, connection=connection) for name in queue_names(queue_name)]
+        worker = PortalWorker(queues, connection=connection)
         worker.work(with_scheduler=True, burst="--burst" in argv)
     return 0
 

@@ -251,7 +251,7 @@ def replay_check(app, token: str, deployment_ids: list[int], hours: int) -> None
 
 
 def timed_rollup(force: bool = False):
-    from portal.services.invoicing import roll_up_period
+    from portal.services.rollup import roll_up_period
 
     t0 = time.perf_counter()
     result = roll_up_period(PERIOD_START, PERIOD_END, force=force)

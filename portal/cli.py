@@ -84,7 +84,7 @@ def register(app: Flask) -> None:
     @reports_domain_errors
     def invoices_rollup(period, force):
         """Run the rollup for a month (on the worker when REDIS_URL is set)."""
-        from .services.invoicing import request_rollup
+        from .services.rollup import request_rollup
 
         done = request_rollup(period, force)
         if done.inline:

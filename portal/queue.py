@@ -1,18 +1,25 @@
 """Jobs go to RQ when ``REDIS_URL`` is set; without it the same functions run inline.
 
 Jobs are named by dotted path, so services can enqueue them without importing the jobs.
+Work is split over queues, taken by a worker in the order of ``QUEUES``: a backlog of PDFs
+or emails never delays a rollup or a sync.
 """
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from flask import current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 from rq.job import Job
 from rq.exceptions import NoSuchJobError
 
-QUEUE_NAME = "portal"
+QUEUE_NAME = "portal"  # the prefix of every queue's name (config RQ_QUEUE overrides it)
+
+HIGH = "high"            # rollups, provider syncs, scheduled work
+DOCUMENTS = "documents"  # PDF renders
+MESSAGES = "messages"    # email, webhook deliveries
+QUEUES = (HIGH, DOCUMENTS, MESSAGES)
 
 
 @dataclass(frozen=True)
@@ -30,20 +37,29 @@ def connection() -> Redis | None:
     return Redis.from_url(url) if url else None
 
 
-def queue() -> Queue | None:
+def queue_names(prefix: str) -> list[str]:
+    return [f"{prefix}-{name}" for name in QUEUES]
+
+
+def queue(name: str = HIGH) -> Queue | None:
     conn = connection()
     if conn is None:
         return None
-    return Queue(current_app.config.get("RQ_QUEUE", QUEUE_NAME), connection=conn)
+    return Queue(f"{current_app.config.get('RQ_QUEUE', QUEUE_NAME)}-{name}", connection=conn)
 
 
-def enqueue(path: str, *args, timeout: int = 3600, **kwargs) -> Enqueued:
-    q = queue()
+def enqueue(path: str, *args, queue_name: str = HIGH, timeout: int = 3600,
+            retry: Sequence[int] | None = None, **kwargs) -> Enqueued:
+    """Run ``path(*args, **kwargs)`` on the worker's ``queue_name`` queue, or inline without
+    Redis. ``retry`` lists the delays in seconds before each retry of a failed job (the
+    worker's scheduler runs them); inline, a job runs once."""
+    q = queue(queue_name)
     if q is None:
         module, name = path.rsplit(".", 1)
         return Enqueued(None, getattr(importlib.import_module(module), name)(*args, **kwargs))
-    job = q.enqueue(path, *args, job_timeout=timeout, result_ttl=7 * 86400,
-                    failure_ttl=30 * 86400, **kwargs)
+    job = q.enqueue_call(path, args=args, kwargs=kwargs, timeout=timeout,
+                         result_ttl=7 * 86400, failure_ttl=30 * 86400,
+                         retry=Retry(max=len(retry), interval=list(retry)) if retry else None)
     return Enqueued(job.id)
 
 

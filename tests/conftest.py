@@ -202,9 +202,11 @@ def run_worker(app) -> int:
     from redis import Redis
     from rq import Queue, SimpleWorker
 
+    from portal.queue import queue_names
+
     conn = Redis.from_url(app.config["REDIS_URL"])
-    queue = Queue(app.config["RQ_QUEUE"], connection=conn)
-    finished_before = queue.finished_job_registry.count
-    SimpleWorker([queue], connection=conn).work(burst=True)
-    assert queue.failed_job_registry.count == 0, "a job failed on the worker"
-    return queue.finished_job_registry.count - finished_before
+    queues = [Queue(name, connection=conn) for name in queue_names(app.config["RQ_QUEUE"])]
+    finished_before = sum(q.finished_job_registry.count for q in queues)
+    SimpleWorker(queues, connection=conn).work(burst=True)
+    assert sum(q.failed_job_registry.count for q in queues) == 0, "a job failed on the worker"
+    return sum(q.finished_job_registry.count for q in queues) - finished_before

@@ -8,7 +8,8 @@ from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..queue import describe, fetch
-from ..services import accounts, documents, invoicing
+from ..services import accounts, documents, invoices
+from ..services import rollup as rollups
 from ..services.paging import parse_page
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
@@ -27,7 +28,7 @@ def index():
     errors, rows, more, page = {}, [], False, 1
     try:
         page, per_page = parse_page(request.args)
-        rows, next_page = invoicing.list_invoices(user, page=page, per_page=per_page, **filters)
+        rows, next_page = invoices.list_invoices(user, page=page, per_page=per_page, **filters)
         more = next_page is not None
     except ValidationError as exc:
         errors = exc.fields
@@ -45,7 +46,7 @@ def rollup():
     period = request.form.get("period", "")
     force = request.form.get("force") == "on"
     try:
-        done = invoicing.request_rollup(period, force, current_actor())
+        done = rollups.request_rollup(period, force, current_actor())
     except ValidationError as exc:
         return render_template("invoices/_rollup.html", error=exc.fields["period"],
                                period=period), 422
@@ -69,14 +70,14 @@ def rollup_progress(job_id):
 @bp.get("/<int:invoice_id>")
 @requires("invoices.read")
 def show(invoice_id):
-    invoice = invoicing.get_invoice(current_actor(), invoice_id)
+    invoice = invoices.get_invoice(current_actor(), invoice_id)
     return render_template("invoices/show.html", **_detail(invoice))
 
 
 def _detail(invoice, error: str | None = None) -> dict:
     return {
         "invoice": invoice,
-        "groups": invoicing.grouped_lines(invoice),
+        "groups": invoices.grouped_lines(invoice),
         "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]],
         "error": error,
     }
@@ -87,10 +88,10 @@ def _detail(invoice, error: str | None = None) -> dict:
 def transition(invoice_id):
     user = current_actor()
     try:
-        invoice = invoicing.transition_invoice(user, invoice_id, {"to": request.form.get("to")})
+        invoice = invoices.transition_invoice(user, invoice_id, {"to": request.form.get("to")})
         error, status = None, 200
     except (Conflict, ValidationError) as exc:
-        invoice = invoicing.get_invoice(user, invoice_id)
+        invoice = invoices.get_invoice(user, invoice_id)
         error, status = exc.message, exc.status
     if is_htmx():
         # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).

@@ -17,7 +17,7 @@ from ..htmx import is_htmx, render_page_or_fragment
 from ..queue import describe, enqueue, fetch
 from ..services import cost_import, deployments, provider, provider_sync
 from ..services.dashboard import cost_vs_revenue
-from ..services.invoicing import parse_period
+from ..services.invoices import parse_period
 
 bp = Blueprint("provider", __name__, url_prefix="/provider")
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import ProviderCostLine, ProviderResource, User
 from ..permissions import check
 from . import audit
-from .invoicing import parse_period
+from .invoices import parse_period
 
 MAX_BYTES = 5 * 1024 * 1024
 AMOUNT_COLUMNS = ("usd", "amount")

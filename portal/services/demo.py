@@ -14,7 +14,7 @@ from ..clock import today
 from ..extensions import db
 from ..models import Deployment, Invoice
 from ..models.tenancy import PLATFORM_ADMIN, TENANT_ADMIN, TENANT_VIEWER
-from . import accounts, catalog, deployments, invoicing, provider_sync, usage
+from . import accounts, catalog, deployments, invoices, provider_sync, rollup, usage
 
 DEMO_PASSWORD = "arcadia-demo"
 DEMO_TENANTS = [
@@ -98,16 +98,16 @@ def _deployments_usage_and_invoices() -> list[str]:
         events = _hourly_usage(dep.id, last_month, datetime.now(timezone.utc), droplets, tokens, peak)
         for i in range(0, len(events), usage.MAX_BATCH):
             usage.ingest({"events": events[i:i + usage.MAX_BATCH]})
-    result = invoicing.roll_up_period(last_month, this_month, actor=admin)
+    result = rollup.roll_up_period(last_month, this_month, actor=admin)
     if result.created:
         done.append(f"created {result.created} invoices for {last_month:%B %Y}")
     drafts = db.session.scalars(select(Invoice).where(
         Invoice.period_start == last_month, Invoice.status == "draft").order_by(Invoice.id)).all()
     for invoice in drafts:
-        invoicing.transition_invoice(admin, invoice.id, {"to": "issued"})
+        invoices.transition_invoice(admin, invoice.id, {"to": "issued"})
         done.append(f"issued invoice {invoice.number}")
     if drafts:  # the first one has been paid
-        invoicing.transition_invoice(admin, drafts[0].id, {"to": "paid"})
+        invoices.transition_invoice(admin, drafts[0].id, {"to": "paid"})
     return done
 
 

@@ -6,7 +6,7 @@ from sqlalchemy.orm import selectinload
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument, InvoiceLine, User
 from ..pdf import render_invoice_pdf
-from .invoicing import get_invoice
+from .invoices import get_invoice
 
 
 def _load(invoice_id: int) -> Invoice:

@@ -306,7 +306,7 @@ def test_a_failed_render_does_not_fail_a_committed_issue(catalog, api_as, acme, 
     def broken(*args, **kwargs):
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr("portal.services.invoicing.enqueue", broken)
+    monkeypatch.setattr("portal.services.invoices.enqueue", broken)
     r = admin.post(f"/api/v1/invoices/{invoice_id}/transition", json={"to": "issued"})
     assert r.status_code == 200 and r.get_json()["number"] == "ARC-000001"
     monkeypatch.undo()

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from portal.models import Invoice, InvoiceLine
 from portal.services.catalog import seed_catalog
-from portal.services.invoicing import roll_up_period
+from portal.services.rollup import roll_up_period
 from tests.factories import make_deployment, make_tenant
 
 TENANTS = 25

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from portal import schedule
 from portal.jobs.invoicing import scheduled_rollup
 from portal.models import Invoice, RollupRun
-from portal.services.invoicing import missed_periods, roll_up_period
+from portal.services.rollup import missed_periods, roll_up_period
 from tests.factories import make_deployment, make_tenant
 
 

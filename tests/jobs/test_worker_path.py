@@ -61,6 +61,8 @@ def test_an_unfinished_month_is_refused_before_anything_queues(app, catalog, api
     from redis import Redis
     from rq import Queue
 
+    from portal.queue import queue_names
+
     admin = api_as(make_user())
     with freeze_time("2026-04-20 12:00:00"):
         r = admin.post("/api/v1/invoices/rollup", json={"period": "2026-04"})
@@ -68,4 +70,5 @@ def test_an_unfinished_month_is_refused_before_anything_queues(app, catalog, api
     assert r.status_code == 422
     assert r.get_json()["error"]["fields"] == {"period": "2026-04 has not ended yet (UTC)"}
     assert cli.exit_code == 1 and "2026-04 has not ended yet (UTC)" in cli.output
-    assert Queue(app.config["RQ_QUEUE"], connection=Redis.from_url(redis_queue)).count == 0
+    conn = Redis.from_url(redis_queue)
+    assert [Queue(n, connection=conn).count for n in queue_names(app.config["RQ_QUEUE"])] == [0, 0, 0]

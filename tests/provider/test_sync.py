@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from portal.models import DriftItem, ProviderCostLine, ProviderResource, SyncRun, UsageEvent
 from portal.services import provider, provider_sync
 from portal.services.dashboard import cost_vs_revenue
-from portal.services.invoicing import roll_up_period
+from portal.services.rollup import roll_up_period
 from tests.factories import make_deployment, make_tenant, make_user
 from tests.fakes.digitalocean import (
     FakeDigitalOcean,

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from portal.services import invoicing
+from portal.services import invoices, rollup
 from tests.conftest import run_worker
 from tests.factories import make_deployment, make_tenant, make_user
 
@@ -16,11 +16,11 @@ def world(catalog, database):
         make_deployment(t, name=f"{t.slug}-llm", plan_code="studio", addons=["storage_50gb"],
                         starts_on=date(2026, 3, 1))
     admin = make_user(email="admin@example.com")
-    invoicing.roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
-    invoicing.roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
-    rows, _ = invoicing.list_invoices(admin)
+    rollup.roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
+    rollup.roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
+    rows, _ = invoices.list_invoices(admin)
     ids = {(i.tenant.slug, i.period_start.month): i.id for i in rows}
-    invoicing.transition_invoice(admin, ids[("acme", 3)], {"to": "issued"})
+    invoices.transition_invoice(admin, ids[("acme", 3)], {"to": "issued"})
     return {"acme": acme, "globex": globex, "admin": admin, "ids": ids}
 
 

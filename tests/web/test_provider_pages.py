@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
-from portal.services import invoicing, provider_sync
+from portal.services import provider_sync, rollup
 from tests.conftest import run_worker
 from tests.factories import make_deployment, make_tenant, make_user
 
@@ -228,7 +228,7 @@ def test_csv_import_errors_come_back_inline(browser, world, database):
 def test_dashboard_shows_exact_cost_against_revenue(browser, catalog, admin):
     tenant = make_tenant("acme")
     llm = make_deployment(tenant, name="llm", plan_code="studio", starts_on=date(2026, 3, 1))
-    invoicing.roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
+    rollup.roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
     catalog.session.add(ProviderCostLine(
         source="api", invoice_ref="inv-1", line_no=1, period=date(2026, 4, 1), product="Droplets",
         provider_id="500010", description="llm-node0", amount_cents=2400, currency="USD",

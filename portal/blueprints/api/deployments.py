@@ -1,7 +1,7 @@
 from flask import request
 
 from ...auth import current_actor, requires
-from ...services import deployments, invoicing, usage
+from ...services import deployments, invoices, rollup, usage
 from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
 
@@ -46,9 +46,9 @@ def subscribe(deployment_id):
 def deployment_usage(deployment_id):
     d = deployments.get_deployment(current_actor(), deployment_id)
     period = request.args.get("period")
-    start, end = invoicing.parse_period(period)
+    start, end = invoices.parse_period(period)
     return {"deployment_id": d.id, "period": period,
-            "usage": invoicing.usage_as_billed(d, start, end)}
+            "usage": rollup.usage_as_billed(d, start, end)}
 
 
 @api_bp.post("/usage")

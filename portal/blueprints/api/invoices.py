@@ -3,7 +3,8 @@ from flask import Response, request
 from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
 from ...queue import describe, fetch
-from ...services import documents, invoicing
+from ...services import documents, invoices
+from ...services import rollup as rollups
 from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
 
@@ -15,14 +16,14 @@ def list_invoices():
     filters = {k: request.args.get(k) for k in ("period", "status")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    rows, next_page = page_of(invoicing.invoice_query(user, **filters), *parse_page(request.args))
+    rows, next_page = page_of(invoices.invoice_query(user, **filters), *parse_page(request.args))
     return {"invoices": [serializers.invoice(i) for i in rows], "next": next_page}
 
 
 @api_bp.get("/invoices/<int:invoice_id>")
 @requires("invoices.read")
 def get_invoice(invoice_id):
-    return serializers.invoice(invoicing.get_invoice(current_actor(), invoice_id), with_lines=True)
+    return serializers.invoice(invoices.get_invoice(current_actor(), invoice_id), with_lines=True)
 
 
 @api_bp.get("/invoices/<int:invoice_id>/pdf")
@@ -36,7 +37,7 @@ def invoice_pdf(invoice_id):
 @api_bp.post("/invoices/<int:invoice_id>/transition")
 @requires("invoices.read")  # 404 for what the caller may not see, then 403 for the role
 def transition_invoice(invoice_id):
-    invoice = invoicing.transition_invoice(current_actor(), invoice_id, json_body())
+    invoice = invoices.transition_invoice(current_actor(), invoice_id, json_body())
     return serializers.invoice(invoice)
 
 
@@ -47,7 +48,7 @@ def rollup():
     unknown = set(data) - {"period", "force"}
     if unknown:
         raise ValidationError({k: "unknown field" for k in unknown})
-    done = invoicing.request_rollup(data.get("period"), data.get("force", False), current_actor())
+    done = rollups.request_rollup(data.get("period"), data.get("force", False), current_actor())
     if done.inline:
         return done.result, 200
     return {"job_id": done.job_id}, 202

@@ -2,7 +2,7 @@ from flask import request
 
 from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
-from ...services import invoicing, provider
+from ...services import invoices, provider
 from ...services.paging import page_of, parse_page
 from ...services.provider_sync import provider_name
 from . import api_bp, serializers
@@ -28,7 +28,7 @@ def balance():
 @api_bp.get("/billing/cost-lines")
 @requires("provider.read")
 def cost_lines():
-    start, _ = invoicing.parse_period(request.args.get("period"))
+    start, _ = invoices.parse_period(request.args.get("period"))
     return {"cost_lines": [serializers.cost_line(c) for c in provider.cost_lines(start)],
             "next": None}
 
