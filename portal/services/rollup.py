@@ -35,7 +35,7 @@ from ..models import (
     User,
 )
 from ..models.invoices import DRAFT, VOID
-from . import audit
+from . import audit, webhooks
 from .invoices import issue, parse_period, tax_rule
 from .usage import usage_by_deployment, usage_for_period
 
@@ -185,7 +185,9 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     run.messages = result.messages
     run.finished_at = utcnow()
     audit.record(actor, "invoices.rollup", "period", None, **result.as_dict(), force=force)
+    webhooks.emit("rollup.finished", {**result.as_dict(), "force": force})
     db.session.commit()
+    webhooks.dispatch()
     return result
 
 
