@@ -56,6 +56,7 @@ def addon(a: Addon) -> dict:
         "currency": a.currency,
         "resource_kind": a.resource_kind,
         "qty": a.qty,
+        "retired": a.retired_at is not None,
     }
 
 
