@@ -31,6 +31,11 @@ def from_environment(instance_path: str) -> dict:
         "SELLER_EMAIL": os.environ.get("SELLER_EMAIL", "billing@arcadia.example.com"),
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
+        # Webhooks: a delivery not answered with a 2xx within the timeout is retried after each
+        # of these delays, then marked failed; a lease stops two workers sending one at once.
+        "WEBHOOK_RETRY_SECONDS": _delays(os.environ.get("WEBHOOK_RETRY_SECONDS", "60,300,1800,7200,43200")),
+        "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
+        "WEBHOOK_LEASE_SECONDS": int(os.environ.get("WEBHOOK_LEASE_SECONDS", "60")),
         # When true, the rollup issues the invoices it creates instead of leaving drafts.
         "ROLLUP_AUTO_ISSUE": os.environ.get("ROLLUP_AUTO_ISSUE", "") in ("1", "true", "yes"),
         # The provider: unset token means the demo provider (clearly labelled in the pages).
@@ -49,6 +54,11 @@ def from_environment(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }
+
+
+def _delays(value: str) -> list[int]:
+    """"60,300" → [60, 300] (seconds); an empty value means no retries."""
+    return [int(part) for part in value.split(",") if part.strip()]
 
 
 def _database_url(url: str) -> str:

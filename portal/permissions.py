@@ -8,6 +8,7 @@ TENANT_WRITERS = (PLATFORM_ADMIN, TENANT_ADMIN)
 # permission -> roles that hold it. Code names a permission, never a role.
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "catalog.read": ROLES,
+    "catalog.manage": ADMIN_ONLY,
     "quote.price": ROLES,
     "tenants.manage": ADMIN_ONLY,
     "deployments.read": ROLES,
@@ -20,6 +21,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": ADMIN_ONLY,
     "provider.read": ADMIN_ONLY,
     "provider.manage": ADMIN_ONLY,
+    "webhooks.manage": ADMIN_ONLY,
 }
 
 

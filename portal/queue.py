@@ -89,3 +89,15 @@ def describe(job: Job) -> dict:
     if status == "failed":
         body["error"] = "the job failed; see the worker's log"
     return body
+
+
+def enqueue_in(seconds: int, path: str, *args, queue_name: str = HIGH, **kwargs) -> str | None:
+    """Run ``path`` on the worker after ``seconds`` (its scheduler moves it to the queue then).
+    Without Redis nothing is scheduled: returns None."""
+    from datetime import timedelta
+
+    q = queue(queue_name)
+    if q is None:
+        return None
+    return q.enqueue_in(timedelta(seconds=seconds), path, *args, result_ttl=7 * 86400,
+                        failure_ttl=30 * 86400, **kwargs).id

@@ -5,11 +5,12 @@ from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
 from .usage import UsageEvent
+from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
     "DriftItem", "ProviderBalance", "ProviderCostLine", "ProviderResource", "SyncRun",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
-    "User",
+    "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
 ]

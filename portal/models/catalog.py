@@ -1,7 +1,7 @@
 """Plans, their versions and items, and addons."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..billing.terms import RESOURCE_KINDS, UNIT_FACTORS, AddonTerms, PlanItemTerms, PlanTerms
@@ -104,6 +104,8 @@ class Addon(db.Model):
     resource_kind: Mapped[str] = mapped_column(String(32))
     qty: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = timestamp_now()
+    # Retired from sale: no new quote or subscription takes it; existing ones keep it.
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def terms(self) -> AddonTerms:
         return AddonTerms(

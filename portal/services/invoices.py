@@ -16,7 +16,7 @@ from ..permissions import check
 from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
-from . import audit
+from . import audit, webhooks
 from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
 
@@ -62,6 +62,15 @@ def issue(invoice: Invoice) -> None:
     invoice.status = ISSUED
     invoice.issued_on = today()
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    emit_invoice_event("invoice.issued", invoice)
+
+
+def emit_invoice_event(event_type: str, invoice: Invoice) -> None:
+    """The invoice as the API shows it, with its lines: for finance, the receivable."""
+    from ..blueprints.api.serializers import invoice as serialize
+
+    db.session.flush()
+    webhooks.emit(event_type, serialize(invoice, with_lines=True))
 
 
 def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> Invoice:
@@ -88,11 +97,14 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
         issue(locked)
     elif to == PAID:
         locked.status, locked.paid_on = PAID, today()
+        emit_invoice_event("invoice.paid", locked)
     else:
         locked.status, locked.voided_on = VOID, today()
+        emit_invoice_event("invoice.voided", locked)
     audit.record(user, f"invoice.{to}", "invoice", locked.id, **{"from": previous},
                  number=locked.number)
     db.session.commit()
+    webhooks.dispatch()
     if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
         request_pdf(locked.id)
     return locked

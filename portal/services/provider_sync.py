@@ -13,6 +13,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import Deployment, DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from ..models.deployments import DECOMMISSIONED
+from . import webhooks
 from .usage import insert_events
 
 TAG_PREFIX = "arcadia:deployment:"
@@ -92,7 +93,14 @@ def sync(parts=PARTS, client=None, now: datetime | None = None) -> SyncReport:
         close = getattr(client, "close", None)
         if close:
             close()
+    webhooks.dispatch()  # drift.opened events, now committed
     return report
+
+
+def _drift_as_shown(item: DriftItem) -> dict:
+    from ..blueprints.api.serializers import drift
+
+    return drift(item)
 
 
 def _failure_message(exc: Exception, part: str) -> str:
@@ -204,10 +212,12 @@ def _reconcile_drift(resources, deployments, now) -> int:
     for key, (resource, observed, recorded) in current.items():
         item = open_items.get(key)
         if item is None:
-            db.session.add(DriftItem(kind=key[1], resource_id=resource.id,
-                                     provider_id=resource.provider_id,
-                                     deployment_id=resource.deployment_id, observed=observed,
-                                     recorded=recorded, opened_at=now))
+            item = DriftItem(kind=key[1], resource_id=resource.id, provider_id=resource.provider_id,
+                             deployment_id=resource.deployment_id, observed=observed,
+                             recorded=recorded, opened_at=now)
+            db.session.add(item)
+            db.session.flush()
+            webhooks.emit("drift.opened", _drift_as_shown(item))
         else:
             item.observed, item.recorded, item.deployment_id = observed, recorded, resource.deployment_id
     return len(current)

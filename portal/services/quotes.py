@@ -61,6 +61,9 @@ def resolve_addons(codes: list[str], fields: Fields, currency: str | None) -> tu
         fields.add("addons", f"unknown addon {', '.join(map(repr, unknown))}")
         return ()
     addons = tuple(found[c] for c in codes)
+    retired = [a.code for a in addons if a.retired_at is not None]
+    if retired:
+        fields.add("addons", f"no longer sold: {', '.join(retired)}")
     if currency is not None:
         foreign = [a.code for a in addons if a.currency != currency]
         if foreign:

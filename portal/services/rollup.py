@@ -35,7 +35,7 @@ from ..models import (
     User,
 )
 from ..models.invoices import DRAFT, VOID
-from . import audit
+from . import audit, webhooks
 from .invoices import issue, parse_period, tax_rule
 from .usage import usage_by_deployment, usage_for_period
 
@@ -58,12 +58,12 @@ class RollupResult:
                 "skipped": self.skipped, "rebuilt": self.rebuilt, "messages": self.messages}
 
 
-def _billing_inputs(period_start: date, period_end: date):
+def billing_inputs(period_start: date, period_end: date, tenant_id: int | None = None):
     """Plain terms per tenant and usage per subscription, read in a short-lived session on the
     same connection: the ORM objects never enter the main session, whose per-tenant commits
     would otherwise expire (and reload) every one of them, again and again."""
     with Session(bind=db.session.connection()) as reader:
-        subs = _billed_subscriptions(reader, period_start, period_end)
+        subs = _billed_subscriptions(reader, period_start, period_end, tenant_id)
         terms: dict[int, list[BilledSubscription]] = defaultdict(list)
         for sub in subs:
             terms[sub.deployment.tenant_id].append(_terms(sub))
@@ -71,10 +71,11 @@ def _billing_inputs(period_start: date, period_end: date):
     return terms, usage
 
 
-def _billed_subscriptions(session: Session, period_start: date, period_end: date) -> list[Subscription]:
-    """Every subscription that bills a day of the period, with its terms, in a fixed number
-    of queries (not one per subscription)."""
-    return list(session.scalars(
+def _billed_subscriptions(session: Session, period_start: date, period_end: date,
+                          tenant_id: int | None = None) -> list[Subscription]:
+    """Every subscription that bills a day of the period (of one tenant, or all), with its
+    terms, in a fixed number of queries (not one per subscription)."""
+    query = (
         select(Subscription)
         .join(Deployment, Subscription.deployment_id == Deployment.id)
         .where(Subscription.starts_on < period_end,
@@ -86,7 +87,10 @@ def _billed_subscriptions(session: Session, period_start: date, period_end: date
             selectinload(Subscription.addons).selectinload(SubscriptionAddon.addon),
         )
         .order_by(Subscription.id)
-    ))
+    )
+    if tenant_id is not None:
+        query = query.where(Deployment.tenant_id == tenant_id)
+    return list(session.scalars(query))
 
 
 def _usage_by_subscription(subs: list[Subscription], period_start: date, period_end: date):
@@ -145,7 +149,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     db.session.commit()
     run_id = run.id
 
-    terms, usage = _billing_inputs(period_start, period_end)
+    terms, usage = billing_inputs(period_start, period_end)
     slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(list(terms)))).all())
 
     rule = tax_rule()
@@ -181,7 +185,9 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     run.messages = result.messages
     run.finished_at = utcnow()
     audit.record(actor, "invoices.rollup", "period", None, **result.as_dict(), force=force)
+    webhooks.emit("rollup.finished", {**result.as_dict(), "force": force})
     db.session.commit()
+    webhooks.dispatch()
     return result
 
 

@@ -32,7 +32,7 @@ def test_addons_list_storage_50gb(catalog, api_as):
     (addon,) = r.get_json()["addons"]
     assert {k: v for k, v in addon.items() if k != "id"} == {
         "code": "storage_50gb", "name": "Storage 50 GB", "price_cents": 750, "currency": "AUD",
-        "resource_kind": "spaces_gb", "qty": 50,
+        "resource_kind": "spaces_gb", "qty": 50, "retired": False,
     }
 
 

@@ -56,6 +56,7 @@ def addon(a: Addon) -> dict:
         "currency": a.currency,
         "resource_kind": a.resource_kind,
         "qty": a.qty,
+        "retired": a.retired_at is not None,
     }
 
 
@@ -178,4 +179,26 @@ def drift(d) -> dict:
         "observed": d.observed,
         "recorded": d.recorded,
         "status": d.status,
+    }
+
+
+def webhook(w, with_secret: bool = False) -> dict:
+    body = {"id": w.id, "url": w.url, "events": list(w.events), "created_at": _iso(w.created_at)}
+    if with_secret:
+        body["secret"] = w.secret
+    return body
+
+
+def webhook_delivery(d) -> dict:
+    return {
+        "id": d.id,
+        "event_id": d.event.public_id,
+        "type": d.event.type,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_status_code": d.last_status_code,
+        "next_attempt_at": _iso(d.next_attempt_at) if d.status == "pending" else None,
+        "delivered_at": _iso(d.delivered_at),
+        "attempt_log": [{"at": _iso(a.at), "status_code": a.status_code,
+                         "duration_ms": a.duration_ms, "error": a.error} for a in d.attempt_log],
     }

@@ -1,0 +1,96 @@
+"""CSV exports for accountants: invoices, their lines, payments and credit notes of a month.
+
+A platform admin exports every tenant's; a tenant user only its own tenant's (the same
+scoping as every list). Amounts are in currency units with two decimals (exact, from integer
+cents), beside an ISO currency column; dates are ISO 8601. Invoices and their lines belong to
+the month they bill; payments and credit notes to the month they are dated in.
+"""
+import csv
+import io
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..billing.money import format_cents
+from ..errors import NotFound
+from ..extensions import db
+from ..models import Invoice, InvoiceLine, User
+from . import invoices as invoice_service
+
+
+def amount(cents: int | None) -> str:
+    """Cents as "1234.56": no thousands separator, so spreadsheets read it as a number."""
+    return "" if cents is None else format_cents(cents).replace(",", "")
+
+
+def text(value) -> str:
+    """A cell a spreadsheet shows as text, never runs: a leading = + - @ (or tab/CR) would
+    make Excel or Sheets evaluate a tenant-entered name as a formula."""
+    value = "" if value is None else str(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _issued_invoices(user: User, period: str):
+    """The month's invoices that were issued (a draft is no document of account yet)."""
+    query = invoice_service.invoice_query(user, period=period).where(Invoice.number.is_not(None))
+    return db.session.scalars(query.options(selectinload(Invoice.tenant)))
+
+
+def invoice_rows(user: User, period: str) -> Iterator[list[str]]:
+    yield ["invoice_number", "tenant", "billing_name", "abn", "period_start", "period_end",
+           "status", "issued_on", "due_on", "currency", "subtotal", "tax", "total"]
+    for inv in _issued_invoices(user, period):
+        bill_to = (inv.parties or {}).get("bill_to", {})
+        yield [inv.number, text(inv.tenant.slug), text(bill_to.get("name")), bill_to.get("abn") or "",
+               inv.period_start.isoformat(), inv.period_end.isoformat(), inv.status,
+               _iso(inv.issued_on), _iso(inv.due_on), inv.currency, amount(inv.subtotal_cents),
+               amount(inv.tax_cents), amount(inv.total_cents)]
+
+
+def line_rows(user: User, period: str) -> Iterator[list[str]]:
+    yield ["invoice_number", "tenant", "period_start", "deployment_id", "deployment",
+           "kind", "resource_kind", "description", "qty", "unit", "unit_price", "amount",
+           "currency"]
+    invoices = list(_issued_invoices(user, period))
+    by_id = {inv.id: inv for inv in invoices}
+    lines = db.session.scalars(
+        select(InvoiceLine).where(InvoiceLine.invoice_id.in_(list(by_id)))
+        .options(selectinload(InvoiceLine.deployment))
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
+    ) if by_id else []
+    for line in lines:
+        inv = by_id[line.invoice_id]
+        yield [inv.number, text(inv.tenant.slug), inv.period_start.isoformat(),
+               line.deployment_id or "", text(line.deployment.name if line.deployment else ""),
+               line.kind, line.resource_kind or "", text(line.description), f"{line.qty:f}",
+               line.unit, amount(line.unit_price_cents), amount(line.amount_cents), inv.currency]
+
+
+def _iso(value) -> str:
+    return value.isoformat() if value else ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    label: str
+    rows: Callable[[User, str], Iterable[list[str]]]
+
+
+DATASETS = {d.name: d for d in (
+    Dataset("invoices", "Invoices", invoice_rows),
+    Dataset("lines", "Invoice lines", line_rows),
+)}
+
+
+def export_csv(user: User, dataset: str, period) -> tuple[str, str]:
+    """→ (file name, CSV text) of ``dataset`` for the month ``period`` (YYYY-MM)."""
+    if dataset not in DATASETS:
+        raise NotFound(f"no export {dataset}")
+    start, _ = invoice_service.parse_period(period)  # 422 on a bad month
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows(DATASETS[dataset].rows(user, start.strftime("%Y-%m")))
+    return f"arcadia-{dataset}-{start:%Y-%m}.csv", out.getvalue()

@@ -1,0 +1,256 @@
+"""Webhooks: endpoints admins register, events recorded in an outbox, signed deliveries.
+
+``emit`` writes an event and one pending delivery per interested endpoint in the caller's
+transaction: if that transaction rolls back, no event was; once it commits, the delivery is
+in the database until it succeeds or runs out of retries, whatever happens to a worker.
+``dispatch`` (after the commit) asks the worker to deliver; the scheduler's sweep and every
+later dispatch pick up anything a dead worker left. Each endpoint gets its events in order
+of occurrence: a delivery waiting for its retry holds back the later ones for that endpoint.
+"""
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import httpx
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..clock import utcnow
+from ..errors import NotFound
+from ..extensions import db
+from ..models import User, Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
+from ..models.webhooks import EVENT_TYPES, FAILED, PENDING, SUCCEEDED
+from ..queue import MESSAGES, enqueue
+from . import audit
+from .validation import FieldError, Fields
+
+SIGNATURE_HEADER = "Arcadia-Signature"
+WEBHOOK_FIELDS = {"url", "events"}
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        raise FieldError("must be an http or https URL of at most 2048 characters")
+    if any(ord(c) < 33 or ord(c) == 127 for c in value):
+        raise FieldError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FieldError("must be an http or https URL")
+    return value
+
+
+def _events(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise FieldError(f"must be a non-empty list of event types: {', '.join(EVENT_TYPES)}")
+    unknown = [v for v in value if v not in EVENT_TYPES]
+    if unknown:
+        raise FieldError(f"unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES)})")
+    if len(set(value)) != len(value):
+        raise FieldError("lists an event type more than once")
+    return value
+
+
+def create_webhook(actor: User | None, data: Mapping[str, Any]) -> Webhook:
+    """A new endpoint; its ``secret`` is readable on the returned object this once."""
+    fields = Fields(data, WEBHOOK_FIELDS)
+    url = fields.get("url", _url)
+    events = fields.get("events", _events)
+    fields.done()
+    webhook = Webhook(url=url, events=events, secret="whsec_" + secrets.token_urlsafe(32))
+    db.session.add(webhook)
+    db.session.flush()
+    audit.record(actor, "webhook.create", "webhook", webhook.id, url=url, events=events)
+    db.session.commit()
+    return webhook
+
+
+def list_webhooks() -> list[Webhook]:
+    return list(db.session.scalars(
+        select(Webhook).where(Webhook.deleted_at.is_(None)).order_by(Webhook.id)))
+
+
+def get_webhook(webhook_id: int) -> Webhook:
+    webhook = db.session.get(Webhook, webhook_id)
+    if webhook is None or webhook.deleted_at is not None:
+        raise NotFound(f"no webhook {webhook_id}")
+    return webhook
+
+
+def delete_webhook(actor: User | None, webhook_id: int) -> None:
+    """Stop sending to it (its delivery history stays readable in the audit and database)."""
+    webhook = get_webhook(webhook_id)
+    webhook.deleted_at = utcnow()
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook.id, WebhookDelivery.status == PENDING)
+        .values(status=FAILED))
+    audit.record(actor, "webhook.delete", "webhook", webhook.id, url=webhook.url)
+    db.session.commit()
+
+
+def deliveries(webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
+    get_webhook(webhook_id)
+    return list(db.session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+        .order_by(WebhookDelivery.event_id.desc()).limit(limit)))
+
+
+def redeliver(actor: User | None, webhook_id: int, delivery_id: int) -> WebhookDelivery:
+    """Send it again, now, with a fresh set of retries (receivers dedupe on the event id)."""
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != get_webhook(webhook_id).id:
+        raise NotFound(f"no delivery {delivery_id}")
+    delivery.status, delivery.attempts, delivery.next_attempt_at = PENDING, 0, utcnow()
+    audit.record(actor, "webhook.redeliver", "webhook", webhook_id, delivery_id=delivery.id,
+                 event=delivery.event.public_id)
+    db.session.commit()
+    dispatch(force=True)
+    return delivery
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def emit(event_type: str, data: dict) -> WebhookEvent | None:
+    """Record that ``event_type`` happened, in the caller's transaction (call ``dispatch``
+    after it commits). Nothing is recorded when no endpoint wants this type."""
+    assert event_type in EVENT_TYPES, event_type
+    wanted = [w for w in list_webhooks() if event_type in w.events]
+    if not wanted:
+        return None
+    event = WebhookEvent(public_id="evt_" + secrets.token_hex(12), type=event_type, data=data)
+    db.session.add(event)
+    db.session.flush()
+    db.session.add_all(WebhookDelivery(webhook_id=w.id, event_id=event.id, status=PENDING,
+                                       next_attempt_at=event.created_at) for w in wanted)
+    db.session.info[_EMITTED] = True
+    return event
+
+
+_EMITTED = "webhooks.emitted"
+
+
+def dispatch(force: bool = False) -> None:
+    """Deliver what is due, on the worker (inline without Redis), when this session emitted
+    an event (or ``force``). Never raises: the change that emitted the event is committed,
+    and the sweep retries anything left."""
+    if not (db.session.info.pop(_EMITTED, False) or force):
+        return
+    try:
+        enqueue("portal.jobs.webhooks.deliver_due", queue_name=MESSAGES, timeout=600)
+    except Exception:
+        current_app.logger.exception("could not queue webhook deliveries")
+
+
+def payload(event: WebhookEvent) -> bytes:
+    """The exact bytes sent and signed."""
+    return json.dumps({"id": event.public_id, "type": event.type,
+                       "created_at": event.created_at.isoformat(), "data": event.data},
+                      separators=(",", ":"), sort_keys=True).encode()
+
+
+def deliver_due(now: datetime | None = None) -> dict:
+    """Every endpoint's due deliveries, oldest event first; at a failure that endpoint waits
+    for its retry. Returns counts of what happened."""
+    now = now or utcnow()
+    webhook_ids = db.session.scalars(
+        select(WebhookDelivery.webhook_id).join(Webhook)
+        .where(WebhookDelivery.status == PENDING, Webhook.deleted_at.is_(None))
+        .distinct())
+    counts = {"succeeded": 0, "retrying": 0, "failed": 0}
+    for webhook_id in list(webhook_ids):
+        _deliver_in_order(webhook_id, now, counts)
+    return counts
+
+
+def _deliver_in_order(webhook_id: int, now: datetime, counts: dict) -> None:
+    config = current_app.config
+    delays = config["WEBHOOK_RETRY_SECONDS"]
+    while True:
+        head = db.session.scalar(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == PENDING)
+            .order_by(WebhookDelivery.event_id).limit(1))
+        if head is None or _aware(head.next_attempt_at) > now:
+            return  # nothing left, or the oldest waits for its retry: later events wait too
+        # Lease it: a second worker (or one that died mid-request) cannot send it meanwhile.
+        leased = db.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == head.id, WebhookDelivery.status == PENDING,
+                   WebhookDelivery.next_attempt_at == head.next_attempt_at)
+            .values(next_attempt_at=now + timedelta(seconds=config["WEBHOOK_LEASE_SECONDS"])))
+        db.session.commit()
+        if leased.rowcount != 1:
+            return
+        delivery = db.session.get(WebhookDelivery, head.id)
+        code, error, duration_ms = _post(delivery.webhook, delivery.event)
+        delivery.attempts += 1
+        delivery.last_status_code = code
+        db.session.add(WebhookAttempt(delivery_id=delivery.id, status_code=code,
+                                      duration_ms=duration_ms, error=error))
+        finished = utcnow()
+        if error is None:
+            delivery.status, delivery.delivered_at = SUCCEEDED, finished
+            counts["succeeded"] += 1
+        elif delivery.attempts > len(delays):
+            delivery.status = FAILED
+            counts["failed"] += 1
+        else:
+            delay = delays[delivery.attempts - 1]
+            delivery.next_attempt_at = finished + timedelta(seconds=delay)
+            counts["retrying"] += 1
+            db.session.commit()
+            _retry_later(delay)
+            return
+        db.session.commit()
+
+
+def _post(webhook: Webhook, event: WebhookEvent) -> tuple[int | None, str | None, int]:
+    """→ (status code, error or None, milliseconds). Only a 2xx counts as delivered."""
+    body = payload(event)
+    headers = {"Content-Type": "application/json", "User-Agent": "Arcadia-Webhooks/1",
+               SIGNATURE_HEADER: sign(webhook.secret, int(time.time()), body)}
+    started = time.monotonic()
+    try:
+        response = httpx.post(webhook.url, content=body, headers=headers, follow_redirects=False,
+                              timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], _ms(started)
+    if 200 <= response.status_code < 300:
+        return response.status_code, None, _ms(started)
+    return response.status_code, f"answered HTTP {response.status_code}", _ms(started)
+
+
+def _retry_later(delay: int) -> None:
+    """Ask the worker's scheduler to run the deliveries again when the retry is due (the
+    scheduler's sweep does it too, should this be lost). Inline, the next dispatch does."""
+    from ..queue import enqueue_in
+
+    try:
+        enqueue_in(delay, "portal.jobs.webhooks.deliver_due", queue_name=MESSAGES)
+    except Exception:
+        current_app.logger.exception("could not schedule a webhook retry")
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import timezone
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -1,0 +1,84 @@
+"""CSV exports: the accountant's columns, exact amounts, a tenant sees only its own."""
+import csv
+import io
+from datetime import date
+
+import pytest
+
+from portal.models.tenancy import TENANT_VIEWER
+from portal.services import invoices, rollup
+from tests.factories import make_deployment, make_tenant, make_user
+
+
+@pytest.fixture
+def world(catalog, database):
+    acme = make_tenant("acme", "Acme AI", billing_name="=HYPERLINK(\"x\") Pty Ltd", abn="53 004 085 616")
+    globex = make_tenant("globex", "Globex")
+    for t in (acme, globex):
+        make_deployment(t, name=f"{t.slug}-llm", plan_code="studio", addons=["storage_50gb"],
+                        starts_on=date(2026, 3, 1))
+    admin = make_user(email="admin@example.com")
+    make_user(TENANT_VIEWER, acme, email="viewer@example.com")
+    rollup.roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
+    rows, _ = invoices.list_invoices(admin)
+    by_slug = {i.tenant.slug: i.id for i in rows}
+    invoices.transition_invoice(admin, by_slug["acme"], {"to": "issued"})
+    invoices.transition_invoice(admin, by_slug["globex"], {"to": "issued"})
+    return by_slug
+
+
+def _csv(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+
+
+def test_admin_exports_every_tenants_invoices_with_exact_amounts(browser, world):
+    browser.login("admin@example.com")
+    r = browser.get("/exports/invoices.csv?period=2026-04")
+    assert r.headers["Content-Disposition"] == 'attachment; filename="arcadia-invoices-2026-04.csv"'
+    rows = _csv(r)
+    assert rows[0][:4] == ["invoice_number", "tenant", "billing_name", "abn"]
+    body = {row[1]: dict(zip(rows[0], row)) for row in rows[1:]}
+    assert set(body) == {"acme", "globex"}
+    acme = body["acme"]
+    # studio + storage_50gb, a whole month, no usage: 5000 + 750, GST 575.
+    assert (acme["subtotal"], acme["tax"], acme["total"], acme["currency"]) == ("57.50", "5.75", "63.25", "AUD")
+    assert acme["status"] == "issued" and acme["period_start"] == "2026-04-01"
+    # A name a spreadsheet would run as a formula is written as text.
+    assert acme["billing_name"] == "'=HYPERLINK(\"x\") Pty Ltd"
+    assert acme["abn"] == "53 004 085 616"
+
+
+def test_lines_export_names_deployments_and_units(browser, world):
+    browser.login("admin@example.com")
+    rows = _csv(browser.get("/exports/lines.csv?period=2026-04"))
+    header, lines = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert header[-1] == "currency"
+    acme = [line for line in lines if line["tenant"] == "acme"]
+    assert [(line["kind"], line["amount"]) for line in acme] == [
+        ("plan_base", "50.00"), ("addon", "7.50"), ("tax", "5.75")]
+    assert acme[0]["deployment"] == "acme-llm" and acme[2]["deployment"] == ""
+
+
+def test_tenant_exports_only_its_own_and_drafts_never(browser, world, database):
+    browser.login("viewer@example.com")
+    rows = _csv(browser.get("/exports/invoices.csv?period=2026-04"))
+    assert [row[1] for row in rows[1:]] == ["acme"]
+    lines = _csv(browser.get("/exports/lines.csv?period=2026-04"))
+    assert {row[1] for row in lines[1:]} == {"acme"}
+    assert _csv(browser.get("/exports/invoices.csv?period=2026-03"))[1:] == []
+
+
+def test_bad_month_or_dataset_is_a_clear_4xx(browser, world):
+    browser.login("admin@example.com")
+    assert browser.get("/exports/invoices.csv?period=2026-13").status_code == 422
+    assert browser.get("/exports/invoices.csv").status_code == 422
+    assert browser.get("/exports/secrets.csv?period=2026-04").status_code == 404
+    page = browser.get("/exports/?period=2026-04").get_data(as_text=True)
+    assert "/exports/invoices.csv?period=2026-04" in page
+
+
+def test_signed_out_export_redirects_to_sign_in(client, world):
+    r = client.get("/exports/invoices.csv?period=2026-04")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
