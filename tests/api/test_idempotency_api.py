@@ -312,3 +312,18 @@ def test_a_key_in_a_rolled_back_test_transaction_never_hangs_or_runs_twice(clien
     assert first.status_code == 201
     assert again.status_code == 409 or answer(again) == answer(first)
     assert database.session.scalar(select(func.count()).select_from(Deployment)) == 1
+
+
+def test_a_stored_answer_is_unreadable_without_the_token_that_got_it(admin, dep):
+    """An answer may carry a secret shown once (a new token, a webhook secret): the database
+    keeps it sealed with a key derived from the caller's bearer token, which it never holds."""
+    events = hourly_events(dep.id, "droplet_hours", APRIL_1, 2)
+    first = admin.post("/api/v1/usage", json={"events": events}, key="sealed")
+    db.session.remove()
+    row = db.session.execute(select(IdempotencyKey)).scalar_one()
+    assert (row.status, row.response_status, row.response_content_type) == (
+        "done", 200, "application/json")
+    assert b"accepted" not in row.response_body and first.get_data() not in row.response_body
+    assert len(row.response_body) == 12 + len(first.get_data()) + 16  # nonce, text, GCM tag
+    assert admin.post("/api/v1/usage", json={"events": events}, key="sealed").get_data() == \
+        first.get_data()

@@ -30,7 +30,8 @@ def replay_or_claim_idempotency_key():
     key = idempotency.validate_key(request.headers[idempotency.HEADER])
     request_hash = idempotency.fingerprint(request.method, request.path, request.query_string,
                                            request.get_data(cache=True))
-    outcome = idempotency.claim(token_id, key, request_hash)
+    bearer = request.headers["Authorization"].partition(" ")[2].strip()  # as authenticated
+    outcome = idempotency.claim(token_id, key, request_hash, bearer)
     if isinstance(outcome, idempotency.Replay):
         response = current_app.response_class(outcome.body, status=outcome.status,
                                               content_type=outcome.content_type)
@@ -42,22 +43,22 @@ def replay_or_claim_idempotency_key():
 
 @api_bp.after_request
 def keep_idempotent_response(response):
-    claim_id = g.pop("idempotency_claim", None)
-    if claim_id is not None:
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
         if response.status_code < 500:  # the work's own answer (2xx) or its refusal (4xx)
-            idempotency.finish(claim_id, response.status_code, response.get_data(),
+            idempotency.finish(claim, response.status_code, response.get_data(),
                                response.content_type)
         else:
-            idempotency.release(claim_id)
+            idempotency.release(claim)
     return response
 
 
 @api_bp.teardown_request
 def release_unanswered_claim(_exc):
     """An exception no handler answered: after_request never ran, so give the claim back."""
-    claim_id = g.pop("idempotency_claim", None)
-    if claim_id is not None:
-        idempotency.release(claim_id)
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
+        idempotency.release(claim)
 
 
 def json_body() -> dict:
