@@ -187,6 +187,12 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
+def api_token_id(raw: str) -> int | None:
+    """The id of the token with this secret, whatever its state: ``user_for_token`` decides
+    whether it is valid; this names it (idempotency keys belong to a token)."""
+    return db.session.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(raw)))
+
+
 # --- sign-in ----------------------------------------------------------------------------
 
 # Checked against when the email is unknown, so a miss costs as long as a wrong password.

@@ -1,8 +1,8 @@
 """The JSON API: bearer tokens, JSON in and out, the contract's error shape."""
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, request
 
 from ...errors import BadRequest, Unauthorized
-from ...services import accounts
+from ...services import accounts, idempotency
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__, url_prefix="/api")
@@ -18,6 +18,47 @@ def authenticate_bearer():
     if user is None:
         raise Unauthorized("The bearer token is invalid or revoked.")
     g.api_user = user
+    g.api_token_id = accounts.api_token_id(token.strip())
+
+
+@api_bp.before_request
+def replay_or_claim_idempotency_key():
+    """A POST with an Idempotency-Key runs once per token and key; its retries get its answer."""
+    token_id = g.get("api_token_id")
+    if request.method != "POST" or idempotency.HEADER not in request.headers or token_id is None:
+        return None
+    key = idempotency.validate_key(request.headers[idempotency.HEADER])
+    request_hash = idempotency.fingerprint(request.method, request.path, request.query_string,
+                                           request.get_data(cache=True))
+    bearer = request.headers["Authorization"].partition(" ")[2].strip()  # as authenticated
+    outcome = idempotency.claim(token_id, key, request_hash, bearer)
+    if isinstance(outcome, idempotency.Replay):
+        response = current_app.response_class(outcome.body, status=outcome.status,
+                                              content_type=outcome.content_type)
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    g.idempotency_claim = outcome
+    return None
+
+
+@api_bp.after_request
+def keep_idempotent_response(response):
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
+        if response.status_code < 500:  # the work's own answer (2xx) or its refusal (4xx)
+            idempotency.finish(claim, response.status_code, response.get_data(),
+                               response.content_type)
+        else:
+            idempotency.release(claim)
+    return response
+
+
+@api_bp.teardown_request
+def release_unanswered_claim(_exc):
+    """An exception no handler answered: after_request never ran, so give the claim back."""
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
+        idempotency.release(claim)
 
 
 def json_body() -> dict:
