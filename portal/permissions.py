@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": ADMIN_ONLY,
     "provider.read": ADMIN_ONLY,
     "provider.manage": ADMIN_ONLY,
+    "tokens.own": ROLES,  # every signed-in user manages its own API tokens
+    "audit.read": ADMIN_ONLY,
 }
 
 
