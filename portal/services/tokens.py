@@ -14,7 +14,7 @@ from ..errors import NotFound
 from ..extensions import db
 from ..models import ApiToken, User
 from . import audit
-from .validation import Fields, FieldError, text
+from .validation import MAX_ID, Fields, FieldError, text
 
 TOKEN_PREFIX = "arc_"
 PREFIX_LENGTH = 12
@@ -92,7 +92,7 @@ def list_tokens(user: User) -> list[ApiToken]:
 
 def own_token(user: User, token_id: int) -> ApiToken:
     """One of the user's own tokens; anyone else's is 404, as if it did not exist."""
-    token = db.session.get(ApiToken, token_id)
+    token = db.session.get(ApiToken, token_id) if 1 <= token_id <= MAX_ID else None
     if token is None or token.user_id != user.id:
         raise NotFound(f"no token {token_id}")
     return token

@@ -220,3 +220,25 @@ def test_the_bearer_lookup_is_one_query_and_a_fresh_stamp_skips_the_update(app, 
         assert statements == ["SELECT JOIN USERS"]  # stamped 25 s ago: no UPDATE
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tokens/" + str(10**30), "/api/v1/tokens/" + str(2**63),
+                                  "/api/v1/tokens/0"])
+def test_out_of_range_ids_are_404(alice, api_as, path):
+    api = api_as(alice)
+    r = api.client.delete(path, headers=api.headers)
+    assert r.status_code == 404
+    assert set(r.get_json()["error"]) == {"code", "message", "fields"}
+
+
+@pytest.mark.parametrize("query", ["?since=0001-01-01T00:00:00-10:00", "?since=9999-12-31T23:59:59",
+                                   "?since=%00", "?object_id=" + "9" * 40, "?page=99999999999999999"])
+def test_hostile_audit_filters_are_never_a_500(database, api_as, query):
+    r = api_as(make_user()).get("/api/v1/audit" + query)
+    assert r.status_code in (200, 422), r.get_data(as_text=True)[:300]
+
+
+def test_hostile_token_pages_are_never_a_500(alice, api_as):
+    api = api_as(alice)
+    assert api.get("/api/v1/tokens?page=99999999999999999").status_code == 422
+    assert api.get("/api/v1/tokens?per_page=0").status_code == 422
