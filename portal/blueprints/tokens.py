@@ -7,6 +7,7 @@ from ..auth import current_actor, requires
 from ..errors import ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..services import tokens
+from ..services.paging import page_of, parse_page
 
 bp = Blueprint("tokens", __name__, url_prefix="/tokens")
 bp.add_app_template_global(tokens.is_expired, "token_expired")
@@ -60,3 +61,33 @@ def revoke(token_id):
         flash(f"Token “{token.name}” revoked: scripts using it now get 401.", "ok")
         return redirect(url_for("tokens.index"), 303)
     return render_template("tokens/_row.html", token=token)
+
+
+# --- every user's tokens (platform admins) -----------------------------------------------
+
+
+@bp.get("/all")
+@requires("tokens.manage")
+def everyone():
+    email = (request.args.get("user") or "").strip()
+    live = request.args.get("live") == "on"
+    errors, rows, more, page = {}, [], False, 1
+    try:
+        page, per_page = parse_page(request.args)
+        rows, next_page = page_of(tokens.all_tokens(email, live), page, per_page)
+        more = next_page is not None
+    except ValidationError as exc:
+        errors = exc.fields
+    return render_page_or_fragment(
+        "tokens/all.html", "tokens/_all_rows.html", status=422 if errors else 200,
+        tokens=rows, more=more, page_number=page, errors=errors, user=email, live=live)
+
+
+@bp.post("/all/<int:token_id>/revoke")
+@requires("tokens.manage")
+def revoke_any(token_id):
+    token = tokens.revoke(current_actor(), token_id, any_users=True)
+    if not is_htmx():
+        flash(f"{token.user.email}'s token “{token.name}” revoked.", "ok")
+        return redirect(url_for("tokens.everyone"), 303)
+    return render_template("tokens/_row.html", token=token, show_user=True)

@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta, timezone
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import contains_eager
 
 from ..clock import utcnow
 from ..errors import NotFound
@@ -53,7 +54,7 @@ def issue(user: User, name: str, expires_in_days: int | None = None,
           actor: User | None = None) -> tuple[ApiToken, str]:
     """A new token for ``user`` → (the row, the secret). The secret is never seen again."""
     name, expires_in_days = parse_new_token({"name": name, "expires_in_days": expires_in_days})
-    now = utcnow()
+    now = utcnow().replace(microsecond=0)  # whole seconds: read back by people and scripts
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user, name=name, token_hash=_digest(raw), prefix=raw[:PREFIX_LENGTH],
@@ -90,6 +91,19 @@ def list_tokens(user: User) -> list[ApiToken]:
     return list(db.session.scalars(tokens_of(user)))
 
 
+def all_tokens(email: str | None = None, live_only: bool = False):
+    """Every user's tokens, newest first, with their owners (for platform admins' page)."""
+    query = (select(ApiToken).join(User, User.id == ApiToken.user_id)
+             .options(contains_eager(ApiToken.user))
+             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))
+    if email:
+        query = query.where(User.email == email.strip().lower())
+    if live_only:
+        query = query.where(ApiToken.revoked_at.is_(None),
+                            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))
+    return query
+
+
 def own_token(user: User, token_id: int) -> ApiToken:
     """One of the user's own tokens; anyone else's is 404, as if it did not exist."""
     token = db.session.get(ApiToken, token_id) if 1 <= token_id <= MAX_ID else None
@@ -98,13 +112,19 @@ def own_token(user: User, token_id: int) -> ApiToken:
     return token
 
 
-def revoke(actor: User, token_id: int) -> ApiToken:
-    """Revoke one of the actor's own tokens. Revoking a revoked token changes nothing and
+def revoke(actor: User, token_id: int, any_users: bool = False) -> ApiToken:
+    """Revoke one of the actor's own tokens (``any_users``: anyone's, for a platform admin's
+    page; the caller checks the permission). Revoking a revoked token changes nothing and
     answers it as it stands (idempotent, like a repeated DELETE)."""
-    token = own_token(actor, token_id)
+    if any_users:
+        token = db.session.get(ApiToken, token_id) if 1 <= token_id <= MAX_ID else None
+        if token is None:
+            raise NotFound(f"no token {token_id}")
+    else:
+        token = own_token(actor, token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        audit.record(actor, "token.revoke", "api_token", token.id, user=actor.email,
+        audit.record(actor, "token.revoke", "api_token", token.id, user=token.user.email,
                      name=token.name, prefix=token.prefix)
         db.session.commit()
     return token

@@ -103,3 +103,31 @@ def test_every_role_has_the_link_and_only_admins_the_audit_log(browser, alice, d
 def test_signed_out_visitors_are_sent_to_sign_in(client, database):
     r = client.get("/tokens/")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_platform_admins_see_and_revoke_anyones_tokens(browser, client, alice, database):
+    make_user(email="admin@example.com")
+    token, secret = tokens.issue(alice, "alice's script")
+    browser.login("admin@example.com")
+    assert "Everyone's API tokens" in browser.get("/tokens/").get_data(as_text=True)
+    page = browser.get("/tokens/all?user=alice@example.com").get_data(as_text=True)
+    assert "alice@example.com" in page and "alice&#39;s script" in page
+    assert secret not in page and token.token_hash not in page
+    r = browser.post(f"/tokens/all/{token.id}/revoke", htmx=True)
+    assert r.status_code == 200
+    row = r.get_data(as_text=True)
+    assert "alice@example.com" in row and "revoked" in row
+    assert Api(client, secret).get("/api/v1/tokens").status_code == 401
+    live = browser.get("/tokens/all?user=alice@example.com&live=on", htmx=True).get_data(as_text=True)
+    assert "No tokens match." in live
+    assert browser.post("/tokens/all/999999/revoke", htmx=True).status_code == 404
+    assert browser.get("/tokens/all?page=0").status_code == 422
+
+
+def test_tenant_users_cannot_see_everyones_tokens(browser, alice):
+    bob = make_user("tenant_admin", tenant=alice.tenant, email="bob@example.com")
+    bobs, _ = tokens.issue(bob, "bob's")
+    browser.login("alice@example.com")
+    assert "Everyone" not in browser.get("/tokens/").get_data(as_text=True)
+    assert browser.get("/tokens/all").status_code == 403
+    assert browser.post(f"/tokens/all/{bobs.id}/revoke", htmx=True).status_code == 403
