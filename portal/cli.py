@@ -125,10 +125,13 @@ def register(app: Flask) -> None:
 
     @tokens.command("create")
     @click.argument("email")
+    @click.option("--name", default="cli", show_default=True, help="What the token is for.")
+    @click.option("--expires-in-days", type=int, default=None,
+                  help="Days until it stops working (default: never).")
     @reports_domain_errors
-    def tokens_create(email):
+    def tokens_create(email, name, expires_in_days):
         """Print a new token once, alone on the last line."""
-        raw = accounts.create_token(email)
+        raw = accounts.create_token(email, name=name, expires_in_days=expires_in_days)
         click.echo(f"token for {email.strip().lower()} (shown once; store it now):")
         click.echo(raw)
 

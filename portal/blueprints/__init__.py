@@ -6,6 +6,7 @@ def register_blueprints(app) -> None:
     from . import (auth, billing, catalog, deployments, exports, invoices, main, provider, quotes,
                    tenants, webhooks)
     from .api import api_bp, health_bp
+    from . import audit, tokens
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -18,6 +19,8 @@ def register_blueprints(app) -> None:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(tenants.bp)
     app.register_blueprint(provider.bp)
+    app.register_blueprint(tokens.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     # Bearer-token requests carry no cookie for a forged form to ride on: no CSRF token.

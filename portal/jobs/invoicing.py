@@ -2,7 +2,7 @@
 from ..clock import utcnow
 from ..extensions import db
 from ..models import User
-from ..services import documents, invoices
+from ..services import audit, documents, invoices
 from ..services import rollup as rollups
 from . import report_progress
 
@@ -21,7 +21,8 @@ def scheduled_rollup() -> dict:
     """The monthly job (1st, 03:00 UTC), also run when the scheduler starts: every month whose
     rollup was due and has no finished run, oldest first, so a missed month is caught up.
     Safe to run late and twice: a period's rollup skips tenants already invoiced."""
-    results = [rollup(period.strftime("%Y-%m")) for period in rollups.missed_periods(utcnow())]
+    with audit.acting_as(audit.SCHEDULER):
+        results = [rollup(period.strftime("%Y-%m")) for period in rollups.missed_periods(utcnow())]
     return {"periods": results}
 
 

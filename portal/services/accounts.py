@@ -1,23 +1,20 @@
 """Tenants, users, API tokens and sign-in."""
-import hashlib
 import re
-import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, Throttled, ValidationError
 from ..extensions import db
-from ..models import ApiToken, LoginAttempt, Tenant, User
+from ..models import LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
 from . import audit
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TOKEN_PREFIX = "arc_"
 MIN_PASSWORD_LENGTH = 8
 
 
@@ -140,57 +137,9 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
-# --- API tokens -------------------------------------------------------------------------
+# --- API tokens: they live in services/tokens.py; these names stay for the CLI and callers.
 
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(email: str, actor: User | None = None) -> str:
-    """A new bearer token for the user; only its hash is kept, so this is the one sight of it."""
-    user = user_by_email(email)
-    if user is None:
-        raise NotFound(f"no user {email}")
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, token_hash=_digest(raw), prefix=raw[:12])
-    db.session.add(token)
-    db.session.flush()
-    audit.record(actor, "token.create", "user", user.id, prefix=token.prefix)
-    db.session.commit()
-    return raw
-
-
-def revoke_tokens(email: str, actor: User | None = None) -> int:
-    """Revoke every live token of the user; returns how many."""
-    user = user_by_email(email)
-    if user is None:
-        raise NotFound(f"no user {email}")
-    result = db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    audit.record(actor, "token.revoke", "user", user.id, count=result.rowcount)
-    db.session.commit()
-    return result.rowcount
-
-
-def user_for_token(raw: str) -> User | None:
-    if not raw.startswith(TOKEN_PREFIX):
-        return None
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(raw), ApiToken.revoked_at.is_(None))
-    )
-    if token is None or not token.user.is_active:
-        return None
-    return token.user
-
-
-def api_token_id(raw: str) -> int | None:
-    """The id of the token with this secret, whatever its state: ``user_for_token`` decides
-    whether it is valid; this names it (idempotency keys belong to a token)."""
-    return db.session.scalar(select(ApiToken.id).where(ApiToken.token_hash == _digest(raw)))
+from .tokens import TOKEN_PREFIX, create_token, revoke_tokens, user_for_token  # noqa: E402,F401
 
 
 # --- sign-in ----------------------------------------------------------------------------

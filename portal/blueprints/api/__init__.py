@@ -2,7 +2,8 @@
 from flask import Blueprint, current_app, g, request
 
 from ...errors import BadRequest, Unauthorized
-from ...services import accounts, idempotency
+from ...services import idempotency
+from ...services.tokens import authenticate_token
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__, url_prefix="/api")
@@ -14,11 +15,10 @@ def authenticate_bearer():
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
-    user = accounts.user_for_token(token.strip())
-    if user is None:
-        raise Unauthorized("The bearer token is invalid or revoked.")
-    g.api_user = user
-    g.api_token_id = accounts.api_token_id(token.strip())
+    found = authenticate_token(token.strip())
+    if found is None:
+        raise Unauthorized("The bearer token is invalid, expired or revoked.")
+    g.api_token_id, g.api_user = found
 
 
 @api_bp.before_request
@@ -73,3 +73,4 @@ def json_body() -> dict:
 
 
 from . import catalog, deployments, health, invoices, provider, quotes, webhooks  # noqa: E402,F401  (routes register on import)
+from . import audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)

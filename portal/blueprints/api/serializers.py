@@ -132,6 +132,38 @@ def _iso(moment):
     return moment.isoformat() if moment else None
 
 
+def api_token(t) -> dict:
+    """A token as its owner sees it in a list: never its secret or its hash."""
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": _iso(t.created_at),
+        "expires_at": _iso(t.expires_at),
+        "last_used_at": _iso(t.last_used_at),
+        "revoked_at": _iso(t.revoked_at),
+    }
+
+
+def new_api_token(t, secret: str) -> dict:
+    """The one answer that carries a token's secret: the creation's."""
+    return {"id": t.id, "name": t.name, "token": secret, "prefix": t.prefix,
+            "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at)}
+
+
+def audit_entry(e) -> dict:
+    """The contract's ``object_type``/``object_id`` are the model's target."""
+    return {
+        "id": e.id,
+        "at": _iso(e.at),
+        "actor": e.actor,
+        "action": e.action,
+        "object_type": e.target_type,
+        "object_id": e.target_id,
+        "details": e.details or {},
+    }
+
+
 def resource(r) -> dict:
     return {
         "id": r.id,
