@@ -30,7 +30,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
-    error, status, email = None, 200, ""
+    error, status, email, headers = None, 200, "", {}
     if request.method == "POST":
         email = request.form.get("email", "")
         try:
@@ -39,13 +39,14 @@ def login():
             )
         except Throttled as exc:
             error, status = exc.message, 429
+            headers["Retry-After"] = str(exc.retry_after)
         else:
             if user is not None:
                 session.clear()  # a fresh session at sign-in (no fixation)
                 login_user(user)
                 return redirect(_safe_next(request.args.get("next")))
             error, status = "Wrong email or password.", 401
-    return render_template("auth/login.html", error=error, email=email), status
+    return render_template("auth/login.html", error=error, email=email), status, headers
 
 
 @bp.post("/logout")

@@ -5,7 +5,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import utcnow
@@ -193,33 +193,55 @@ def user_for_token(raw: str) -> User | None:
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
 
 
+def _dummy_hash() -> str:
+    return _DUMMY_HASH
+
+
 def authenticate(email: str, password: str, ip: str) -> User | None:
     """The user for these credentials, or None. Raises Throttled after repeated failures.
 
     Failures are counted per email and per address over a sliding window; a success clears
-    the email's count.
+    the email's count. Count, check and record run under a lock on the email and on the
+    address, so attempts made at once are counted one after another: a burst gets no more
+    tries than the limit.
     """
-    email = (email or "").strip().lower()
+    email = (email or "").strip().lower()[:254]
+    ip = ip[:45]
     cfg = current_app.config
-    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    since = utcnow() - window
+    _lock_throttle(email, ip)
+    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     by_email = _failures_since(LoginAttempt.email == email, since)
     by_ip = _failures_since(LoginAttempt.ip == ip, since)
     if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
+        db.session.rollback()  # releases the lock
         minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
         raise Throttled(
             f"Too many failed sign-ins. Try again in {minutes} minutes.",
             retry_after=cfg["LOGIN_WINDOW_SECONDS"],
         )
     user = user_by_email(email) if email else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is not None and ok and user.is_active:
         db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
         db.session.commit()
         return user
-    db.session.add(LoginAttempt(email=email[:254], ip=ip[:45]))
+    db.session.add(LoginAttempt(email=email, ip=ip))
     db.session.commit()
     return None
+
+
+def _lock_throttle(*keys: str) -> None:
+    """Serialise sign-in attempts per email and per address until the transaction ends.
+
+    PostgreSQL: transaction-level advisory locks, taken in a fixed order (no deadlock).
+    SQLite (the one-person demo) writes one transaction at a time and needs none.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({int.from_bytes(hashlib.sha256(f"login:{i}:{k}".encode()).digest()[:8],
+                                 "big", signed=True) for i, k in enumerate(keys)})
+    for lock_id in ids:
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def _failures_since(condition, since) -> int:

@@ -39,6 +39,7 @@ def test_repeated_failures_are_throttled_then_released(browser, database):
         # Even the right password is refused while throttled.
         r = browser.login("ann@example.com")
         assert r.status_code == 429
+        assert r.headers["Retry-After"] == "900"  # as the API says it
         assert "Too many failed sign-ins. Try again in 15 minutes." in r.get_data(as_text=True)
         clock.tick(15 * 60 + 1)
         assert browser.login("ann@example.com").status_code == 302
