@@ -1,4 +1,5 @@
 """Tenants, users, API tokens and sign-in."""
+import functools
 import hashlib
 import re
 import secrets
@@ -189,12 +190,15 @@ def user_for_token(raw: str) -> User | None:
 
 # --- sign-in ----------------------------------------------------------------------------
 
-# Checked against when the email is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+@functools.cache
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def _dummy_hash() -> str:
-    return _DUMMY_HASH
+    """Checked against when the email is unknown, so a miss costs as long as a wrong
+    password: the configured method and parameters, as every real user's hash has."""
+    return _dummy_hash_for(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def authenticate(email: str, password: str, ip: str) -> User | None:

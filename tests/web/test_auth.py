@@ -190,3 +190,44 @@ def test_no_next_gets_a_500_from_the_page_or_the_form(browser, database, nxt):
     browser.client.post("/logout", headers={"X-CSRFToken": browser.csrf_token()})
     _assert_local(_login_with_next(browser, nxt), nxt)
     _assert_local(browser.client.get("/login", query_string={"next": nxt}), nxt)
+
+
+# --- an unknown email costs what a known one does ---------------------------------------
+
+
+def _method(password_hash: str) -> str:
+    return password_hash.split("$", 1)[0]  # e.g. "scrypt:32768:8:1"
+
+
+def test_the_dummy_hash_uses_the_configured_method(app, database, monkeypatch):
+    from portal.services.accounts import _dummy_hash, hash_password
+
+    for method in ("scrypt", "pbkdf2:sha256:1000", "pbkdf2:sha256:600000"):
+        monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", method)
+        with app.app_context():
+            assert _method(_dummy_hash()) == _method(hash_password("whatever-123"))
+
+
+def test_with_scrypt_an_unknown_email_takes_as_long_as_a_wrong_password(app, database,
+                                                                         monkeypatch):
+    import statistics
+    import time
+
+    from portal.services import accounts
+
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", "scrypt")
+    make_user(email="ann@example.com")  # hashed with scrypt
+    with app.app_context():
+        accounts.authenticate("warm@example.com", "x", "10.1.0.0")  # warm the dummy hash
+
+        def took(email, ip):
+            start = time.perf_counter()
+            assert accounts.authenticate(email, "wrong-password", ip) is None
+            return time.perf_counter() - start
+
+        known, unknown = [], []
+        for n in range(4):  # under the 5-failure limit for the known email
+            known.append(took("ann@example.com", f"10.1.1.{n}"))
+            unknown.append(took(f"nobody{n}@example.com", f"10.1.2.{n}"))
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.5 <= ratio <= 2, (known, unknown)
