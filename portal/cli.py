@@ -74,6 +74,17 @@ def register(app: Flask) -> None:
         user = accounts.create_user(email, role, password, tenant_slug)
         click.echo(f"user {user.email} created ({user.role})")
 
+    @users.command("deactivate")
+    @click.argument("email")
+    @reports_domain_errors
+    def users_deactivate(email):
+        """The user can no longer sign in; its sessions and tokens stop working at once."""
+        user = accounts.user_by_email(email)
+        if user is None:
+            raise DomainError(f"no user {email.strip().lower()}")
+        accounts.deactivate_user(None, user)
+        click.echo(f"user {user.email} deactivated")
+
     @app.cli.group("invoices")
     def invoices():
         """Invoices and the month-end rollup."""

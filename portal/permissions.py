@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": ADMIN_ONLY,
     "provider.read": ADMIN_ONLY,
     "provider.manage": ADMIN_ONLY,
+    "users.manage": TENANT_WRITERS,  # a tenant_admin its own tenant's users only
 }
 
 

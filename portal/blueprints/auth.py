@@ -52,6 +52,7 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    accounts.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

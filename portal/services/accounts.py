@@ -14,6 +14,7 @@ from ..errors import Conflict, NotFound, Throttled, ValidationError
 from ..extensions import db
 from ..models import ApiToken, LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
+from ..permissions import check
 from . import audit
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -167,13 +168,18 @@ def revoke_tokens(email: str, actor: User | None = None) -> int:
     user = user_by_email(email)
     if user is None:
         raise NotFound(f"no user {email}")
+    count = _revoke_all_tokens(user)
+    audit.record(actor, "token.revoke", "user", user.id, count=count)
+    db.session.commit()
+    return count
+
+
+def _revoke_all_tokens(user: User) -> int:
     result = db.session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    audit.record(actor, "token.revoke", "user", user.id, count=result.rowcount)
-    db.session.commit()
     return result.rowcount
 
 
@@ -186,6 +192,48 @@ def user_for_token(raw: str) -> User | None:
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+# --- sessions and deactivation ---------------------------------------------------------
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user at once (every browser, every copied cookie).
+
+    Called by signing out, a password change or reset, and deactivation; it flushes and
+    leaves the commit to the caller's write, so the two land together.
+    """
+    user.session_generation = User.session_generation + 1  # atomic in SQL
+    db.session.flush()
+
+
+def sign_out(user: User) -> None:
+    """Signing out ends the user's other sessions too (the contract)."""
+    end_sessions(user)
+    db.session.commit()
+
+
+def deactivate_user(actor: User | None, user: User) -> User:
+    """The user can no longer sign in; its sessions end and its tokens are revoked at once.
+
+    ``actor`` None is the command line. A tenant admin deactivates only its own tenant's
+    users (anyone else is "not found", as everywhere); nobody deactivates themselves.
+    """
+    if actor is not None:
+        check(actor, "users.manage")
+        if not actor.is_platform_admin and user.tenant_id != actor.tenant_id:
+            raise NotFound(f"no user {user.id}")
+        if actor.id == user.id:
+            raise Conflict("You cannot deactivate yourself.")
+    if not user.active:
+        return user
+    user.active = False
+    end_sessions(user)
+    revoked = _revoke_all_tokens(user)
+    audit.record(actor, "user.deactivate", "user", user.id, email=user.email,
+                 tokens_revoked=revoked)
+    db.session.commit()
+    return user
 
 
 # --- sign-in ----------------------------------------------------------------------------
