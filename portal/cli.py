@@ -4,7 +4,7 @@ import functools
 import click
 from flask import Flask
 
-from .errors import DomainError
+from .errors import DomainError, NotFound
 from .models.tenancy import ROLES
 
 
@@ -81,7 +81,7 @@ def register(app: Flask) -> None:
         """The user can no longer sign in; its sessions and tokens stop working at once."""
         user = accounts.user_by_email(email)
         if user is None:
-            raise DomainError(f"no user {email.strip().lower()}")
+            raise NotFound(f"no user {email.strip().lower()}")
         accounts.deactivate_user(None, user)
         click.echo(f"user {user.email} deactivated")
 

@@ -69,7 +69,7 @@ def test_deactivation_ends_a_live_session_and_its_tokens(app, browser, api_as, d
 
 
 def test_a_tenant_admin_deactivates_only_its_own_tenants_users(database):
-    from portal.errors import NotFound
+    from portal.errors import Conflict, Forbidden, NotFound
 
     acme, globex = make_tenant("acme"), make_tenant("globex")
     alice = make_user("tenant_admin", tenant=acme, email="alice@example.com")
@@ -82,6 +82,19 @@ def test_a_tenant_admin_deactivates_only_its_own_tenants_users(database):
         except NotFound:
             pass
     assert gina.active and platform.active
+    viewer = make_user("tenant_viewer", tenant=acme, email="vic@example.com")
+    try:
+        accounts.deactivate_user(viewer, alice)
+        raise AssertionError("a viewer deactivated someone")
+    except Forbidden:
+        pass
+    try:
+        accounts.deactivate_user(alice, alice)
+        raise AssertionError("deactivated itself")
+    except Conflict:
+        pass
+    accounts.deactivate_user(alice, viewer)
+    assert not viewer.active and alice.active
 
 
 def test_cli_users_deactivate(app, browser, database):
