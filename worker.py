@@ -1,4 +1,5 @@
-"""The portal's background processes. Both need REDIS_URL (and the same DATABASE_URL as the web).
+"""The portal's background processes. Both need REDIS_URL (and the same DATABASE_URL and
+SECRET_KEY as the web: the app refuses to start without SECRET_KEY).
 
     python worker.py          the RQ worker: rollups, PDF rendering
     python worker.py cron     the scheduler: the monthly rollup at 03:00 UTC on the 1st, and on

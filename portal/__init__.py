@@ -21,9 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     app.json = PortalJSONProvider(app)
-    if app.config["SECRET_KEY"] == DEV_SECRET_KEY and not app.testing:
-        # Anyone who knows this key can forge sessions: fine on a laptop, never in production.
-        app.logger.warning("SECRET_KEY is not set: sessions are signed with a public dev key")
+    _require_secret_key(app)
 
     from . import models  # noqa: F401  (registers the tables)
 
@@ -37,14 +35,31 @@ def create_app(test_config: dict | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_foreign_keys)
 
     from . import auth  # noqa: F401  (the user loader)
-    from . import cli, http_errors, templating
+    from . import cli, http_errors, security, templating
     from .blueprints import register_blueprints
 
     register_blueprints(app)
     http_errors.register(app)
+    security.register(app)
     templating.register(app)
     cli.register(app)
     return app
+
+
+def _require_secret_key(app: Flask) -> None:
+    """Anyone who knows a public key can forge an admin session: refuse to start without a
+    real one, except in debug or testing, where the public dev key stands in."""
+    if app.config.get("SECRET_KEY") not in (None, "", DEV_SECRET_KEY):
+        return
+    if not (app.debug or app.testing):
+        raise RuntimeError(
+            "SECRET_KEY is not set: refusing to start. Set it in the environment to a long "
+            "random value (python -c 'import secrets; print(secrets.token_hex(32))'), the same "
+            "for the web app and the worker."
+        )
+    app.config["SECRET_KEY"] = DEV_SECRET_KEY
+    if not app.testing:
+        app.logger.warning("SECRET_KEY is not set: sessions are signed with a public dev key")
 
 
 class BoundedInt(IntegerConverter):

@@ -12,9 +12,16 @@ from .permissions import PERMISSIONS, can, check
 __all__ = ["can", "check", "current_actor", "requires"]
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    """The session's user, unless deactivated or its sessions were ended since it signed in
+    (``accounts.end_sessions`` raises the generation the session was started with)."""
+    user_id, _, generation = session_id.partition(":")
+    if not (user_id.isdigit() and generation.isdigit() and len(user_id) < 10):
+        return None  # a session from before generations, or not one of ours
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or str(user.session_generation) != generation:
+        return None
+    return user
 
 
 def current_actor() -> User | None:

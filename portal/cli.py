@@ -4,7 +4,7 @@ import functools
 import click
 from flask import Flask
 
-from .errors import DomainError
+from .errors import DomainError, NotFound
 from .models.tenancy import ROLES
 
 
@@ -73,6 +73,17 @@ def register(app: Flask) -> None:
     def users_create(email, role, tenant_slug, password):
         user = accounts.create_user(email, role, password, tenant_slug)
         click.echo(f"user {user.email} created ({user.role})")
+
+    @users.command("deactivate")
+    @click.argument("email")
+    @reports_domain_errors
+    def users_deactivate(email):
+        """The user can no longer sign in; its sessions and tokens stop working at once."""
+        user = accounts.user_by_email(email)
+        if user is None:
+            raise NotFound(f"no user {email.strip().lower()}")
+        accounts.deactivate_user(None, user)
+        click.echo(f"user {user.email} deactivated")
 
     @app.cli.group("invoices")
     def invoices():

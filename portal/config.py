@@ -9,7 +9,8 @@ DEV_SECRET_KEY = "dev-only-change-me"
 def from_environment(instance_path: str) -> dict:
     sqlite_path = os.path.join(instance_path, "portal.sqlite3")
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
+        # Required outside debug and testing (create_app refuses to start without it).
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SQLALCHEMY_DATABASE_URI": _database_url(
             os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}"
         ),

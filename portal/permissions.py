@@ -22,10 +22,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "provider.read": ADMIN_ONLY,
     "provider.manage": ADMIN_ONLY,
     "webhooks.manage": ADMIN_ONLY,
-
     "tokens.own": ROLES,  # every signed-in user manages its own API tokens
     "tokens.manage": ADMIN_ONLY,  # see and revoke anyone's tokens (the CLI's `tokens revoke`)
     "audit.read": ADMIN_ONLY,
+    "users.manage": TENANT_WRITERS,  # a tenant_admin its own tenant's users only
 }
 
 

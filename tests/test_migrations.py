@@ -18,7 +18,7 @@ def test_migrated_postgres_schema_matches_the_models(app, database):
 
 def test_upgrade_builds_a_fresh_sqlite_database(tmp_path):
     path = tmp_path / "fresh.sqlite3"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "migration-test-key"}
     flask = [sys.executable, "-m", "flask", "--app", "portal"]
     for args in (["db", "upgrade"], ["seed"]):
         done = subprocess.run(flask + args, env=env, capture_output=True, text=True, timeout=120)

@@ -46,9 +46,14 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(20))
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"), index=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of what a session cookie holds (``get_id``): raising it ends every session at once.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = timestamp_now()
 
     tenant: Mapped[Tenant | None] = relationship()
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session (and a remember cookie)
+        return f"{self.id}:{self.session_generation}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -1,16 +1,19 @@
 """Tenants, users, API tokens and sign-in."""
+import functools
+import hashlib
 import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import utcnow
 from ..errors import Conflict, NotFound, Throttled, ValidationError
 from ..extensions import db
-from ..models import LoginAttempt, Tenant, User
+from ..models import ApiToken, LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
+from ..permissions import check
 from . import audit
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -142,39 +145,115 @@ def hash_password(password: str) -> str:
 from .tokens import TOKEN_PREFIX, create_token, revoke_tokens, user_for_token  # noqa: E402,F401
 
 
+def _revoke_all_tokens(user: User) -> int:
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+# --- sessions and deactivation ---------------------------------------------------------
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user at once (every browser, every copied cookie).
+
+    Called by signing out, a password change or reset, and deactivation; it flushes and
+    leaves the commit to the caller's write, so the two land together.
+    """
+    user.session_generation = User.session_generation + 1  # atomic in SQL
+    db.session.flush()
+
+
+def sign_out(user: User) -> None:
+    """Signing out ends the user's other sessions too (the contract)."""
+    end_sessions(user)
+    db.session.commit()
+
+
+def deactivate_user(actor: User | None, user: User) -> User:
+    """The user can no longer sign in; its sessions end and its tokens are revoked at once.
+
+    ``actor`` None is the command line. A tenant admin deactivates only its own tenant's
+    users (anyone else is "not found", as everywhere); nobody deactivates themselves.
+    """
+    if actor is not None:
+        check(actor, "users.manage")
+        if not actor.is_platform_admin and user.tenant_id != actor.tenant_id:
+            raise NotFound(f"no user {user.id}")
+        if actor.id == user.id:
+            raise Conflict("You cannot deactivate yourself.")
+    if not user.active:
+        return user
+    user.active = False
+    end_sessions(user)
+    revoked = _revoke_all_tokens(user)
+    audit.record(actor, "user.deactivate", "user", user.id, email=user.email,
+                 tokens_revoked=revoked)
+    db.session.commit()
+    return user
+
+
 # --- sign-in ----------------------------------------------------------------------------
 
-# Checked against when the email is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+@functools.cache
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash("not-a-real-password", method=method)
+
+
+def _dummy_hash() -> str:
+    """Checked against when the email is unknown, so a miss costs as long as a wrong
+    password: the configured method and parameters, as every real user's hash has."""
+    return _dummy_hash_for(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def authenticate(email: str, password: str, ip: str) -> User | None:
     """The user for these credentials, or None. Raises Throttled after repeated failures.
 
     Failures are counted per email and per address over a sliding window; a success clears
-    the email's count.
+    the email's count. Count, check and record run under a lock on the email and on the
+    address, so attempts made at once are counted one after another: a burst gets no more
+    tries than the limit.
     """
-    email = (email or "").strip().lower()
+    email = (email or "").strip().lower()[:254]
+    ip = ip[:45]
     cfg = current_app.config
-    window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    since = utcnow() - window
+    _lock_throttle(email, ip)
+    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     by_email = _failures_since(LoginAttempt.email == email, since)
     by_ip = _failures_since(LoginAttempt.ip == ip, since)
     if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
+        db.session.rollback()  # releases the lock
         minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
         raise Throttled(
             f"Too many failed sign-ins. Try again in {minutes} minutes.",
             retry_after=cfg["LOGIN_WINDOW_SECONDS"],
         )
     user = user_by_email(email) if email else None
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is not None and ok and user.is_active:
         db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
         db.session.commit()
         return user
-    db.session.add(LoginAttempt(email=email[:254], ip=ip[:45]))
+    db.session.add(LoginAttempt(email=email, ip=ip))
     db.session.commit()
     return None
+
+
+def _lock_throttle(*keys: str) -> None:
+    """Serialise sign-in attempts per email and per address until the transaction ends.
+
+    PostgreSQL: transaction-level advisory locks, taken in a fixed order (no deadlock).
+    SQLite (the one-person demo) writes one transaction at a time and needs none.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    ids = sorted({int.from_bytes(hashlib.sha256(f"login:{i}:{k}".encode()).digest()[:8],
+                                 "big", signed=True) for i, k in enumerate(keys)})
+    for lock_id in ids:
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def _failures_since(condition, since) -> int:

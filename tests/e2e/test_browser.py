@@ -53,13 +53,38 @@ def browser():
         chromium.close()
 
 
+# Reports every Content-Security-Policy violation on the console, where the fixture hears it
+# (Chromium also logs its own "Refused to ..." line for each).
+_REPORT_CSP = """document.addEventListener('securitypolicyviolation', e => console.error(
+  'CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));"""
+
+
 @pytest.fixture
-def signed_in(browser, live_url):
+def csp_violations():
+    """Every CSP violation any page of the test raised; none may remain at its end."""
+    seen = []
+    yield seen
+    assert seen == [], "pages raised Content-Security-Policy violations"
+
+
+def _watch_csp(context, seen):
+    context.add_init_script(_REPORT_CSP)
+
+    def on_console(message):
+        if "Content Security Policy" in message.text or "CSP violation" in message.text:
+            seen.append(message.text)
+
+    context.on("console", on_console)
+
+
+@pytest.fixture
+def signed_in(browser, live_url, csp_violations):
     contexts = []
 
     def sign_in(email):
         context = browser.new_context(accept_downloads=True)
         contexts.append(context)
+        _watch_csp(context, csp_violations)
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm
@@ -142,3 +167,36 @@ def test_a_tenant_downloads_its_own_invoice_pdf(signed_in, live_url):
     with open(path, "rb") as f:
         assert f.read(5) == b"%PDF-"
     assert download.value.suggested_filename.startswith("ARC-")
+
+
+def test_pages_raise_no_csp_violation_and_htmx_still_works(signed_in, live_url, csp_violations):
+    page = signed_in("admin@example.com")
+    response = page.goto(f"{live_url}/quotes/new")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
+    # htmx would add an inline <style> for its indicators: the config turns it off.
+    assert page.evaluate("htmx.config.includeIndicatorStyles") is False
+    stay_marker(page)
+    page.fill("input[name=usage_llm_tokens]", "1,500,000")
+    expect(page.locator("[data-total=all_in]")).to_have_text("$55.00 AUD")
+    page.fill("input[name=usage_llm_tokens]", "2,500,000")
+    expect(page.locator("[data-total=all_in]")).to_have_text("$65.00 AUD")
+    assert_no_reload(page)
+    # Every page an admin reaches, the SVG chart on the dashboard included.
+    for path in ("/", "/catalog/", "/deployments/", "/deployments/new", "/provider/",
+                 "/provider/inventory", "/provider/drift", "/provider/costs",
+                 "/provider/dashboard", "/tenants/", "/invoices/", "/no-such-page"):
+        page.goto(f"{live_url}{path}")
+        page.wait_for_load_state("load")
+    page.goto(f"{live_url}/invoices/")
+    page.locator("table.invoices tbody tr a").first.click()
+    page.wait_for_load_state("load")
+    page.goto(f"{live_url}/deployments/")
+    page.click("text=batch-jobs")
+    page.wait_for_load_state("load")
+    tenant = signed_in("victor@example.com")
+    for path in ("/", "/deployments/", "/invoices/"):
+        tenant.goto(f"{live_url}{path}")
+        tenant.wait_for_load_state("load")
+    page.wait_for_timeout(300)  # let late reports arrive
+    assert csp_violations == []
