@@ -65,14 +65,15 @@ def usage_window(
 def subscription_lines(
     sub: BilledSubscription, period_start: date, period_end: date, usage: Mapping[str, Decimal]
 ) -> tuple[Line, ...]:
-    """The quote engine on metered usage: recurring lines prorated by active days, overage."""
+    """The quote engine on metered usage: recurring lines and allowances prorated by the
+    subscription's active days of the period, then overage on the usage of those days."""
     fraction = active_fraction(period_start, period_end, sub.starts_on, sub.last_day)
     first, end = usage_window(period_start, period_end, sub.starts_on, sub.last_day)
     days = (end - first).days
     total = (period_end - period_start).days
     note = f"{days}/{total} days, {first.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
     lines = prorate(recurring_lines(sub.plan, sub.addons), fraction, note)
-    lines += overage_lines(sub.plan, sub.addons, usage)
+    lines += overage_lines(sub.plan, sub.addons, usage, fraction)
     return tuple(replace(line, deployment_id=sub.deployment_id) for line in lines)
 
 
