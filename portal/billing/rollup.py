@@ -44,6 +44,8 @@ class InvoicePlan:
     lines: tuple[Line, ...]
     subtotal_cents: int
     tax_cents: int
+    # Each billed subscription with its own lines (the tax line is in ``lines`` only).
+    sections: tuple[tuple[BilledSubscription, tuple[Line, ...]], ...] = ()
 
     @property
     def total_cents(self) -> int:
@@ -108,10 +110,12 @@ def plan_invoice(
             f"subscriptions in more than one currency ({', '.join(sorted(currencies))}) "
             "cannot share an invoice"
         )
-    lines: list[Line] = []
-    for sub in billed:
-        usage = usage_by_subscription.get(sub.subscription_id, {})
-        lines.extend(subscription_lines(sub, period_start, period_end, usage))
+    sections = tuple(
+        (sub, subscription_lines(sub, period_start, period_end,
+                                 usage_by_subscription.get(sub.subscription_id, {})))
+        for sub in billed
+    )
+    lines = [line for _, sub_lines in sections for line in sub_lines]
     subtotal = sum_lines(lines)
     tax_entry = tax_line(subtotal, tax)
     return InvoicePlan(
@@ -119,4 +123,5 @@ def plan_invoice(
         lines=(*lines, tax_entry),
         subtotal_cents=subtotal,
         tax_cents=tax_entry.amount_cents,
+        sections=sections,
     )
