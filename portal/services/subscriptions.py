@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..billing.proration import bills_in_period, month_start, next_month_start
 from ..billing.rollup import BilledSubscription, InvoicePlan, plan_invoice, usage_window
@@ -162,7 +163,11 @@ def change_subscription(user: User, deployment_id: int, data: Mapping[str, Any])
         db.session.add(SubscriptionAddon(subscription=new, addon=addon, name=addon.name,
                                          price_cents=addon.price_cents,
                                          resource_kind=addon.resource_kind, qty=addon.qty))
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the open-subscription index; the row lock should make it unreachable
+        db.session.rollback()
+        raise Conflict(f"deployment {deployment_id} changed meanwhile; reload and try again") from None
     audit.record(user, "subscription.change", "deployment", deployment.id,
                  ended=running.id, ends_on=running.ends_on.isoformat(), subscription=new.id,
                  plan=req.version.plan.code, version=req.version.version,
