@@ -133,8 +133,8 @@ def overage_lines(
             Line(
                 kind=OVERAGE,
                 description=(
-                    f"{item.resource_kind} beyond the {_allowance_text(allowed, fraction)} "
-                    f"{BASE_UNITS[item.resource_kind]} allowance"
+                    f"{item.resource_kind} beyond the "
+                    f"{_allowance_text(allowed, fraction, BASE_UNITS[item.resource_kind])}"
                 ),
                 qty=_decimal(qty),
                 unit=item.overage_unit,
@@ -146,15 +146,17 @@ def overage_lines(
     return tuple(lines)
 
 
-def _allowance_text(allowed: Fraction, fraction: Fraction) -> str:
-    """"1,488" for a whole month; "744 (prorated 15/30)" or "48.39 (prorated 10/31)" for part."""
+def _allowance_text(allowed: Fraction, fraction: Fraction, unit: str) -> str:
+    """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
+    "32.26 gb allowance (100 × 10/31)" for part of one (shown to the cent; exact inside)."""
     if allowed.denominator == 1:
         shown = f"{allowed.numerator:,}"
     else:
         shown = f"{_decimal(allowed, places=2):,}"
     if fraction == 1:
-        return shown
-    return f"{shown} (prorated {fraction.numerator}/{fraction.denominator})"
+        return f"{shown} {unit} allowance"
+    whole = int(allowed / fraction)  # included_qty and addon qty are whole base units
+    return f"{shown} {unit} allowance ({whole:,} × {fraction.numerator}/{fraction.denominator})"
 
 
 def price(

@@ -142,3 +142,26 @@ def test_a_tenant_downloads_its_own_invoice_pdf(signed_in, live_url):
     with open(path, "rb") as f:
         assert f.read(5) == b"%PDF-"
     assert download.value.suggested_filename.startswith("ARC-")
+
+
+def test_changing_a_subscription_previews_its_month_as_you_type(signed_in, live_url):
+    from datetime import date
+
+    from portal.billing.proration import previous_month_start
+
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/deployments/")
+    page.click("text=rag-search")
+    stay_marker(page)
+    preview = page.locator("#subscription-preview-change")
+    expect(preview).to_contain_text("for this deployment, after this change")
+    form = page.locator("form.change")
+    form.locator("input[value=storage_50gb]").check()
+    expect(preview).to_contain_text("Storage 50 GB addon")  # the new subscription's line
+    form.locator("input[name=effective_on]").fill(previous_month_start(date.today()).replace(day=15).isoformat())
+    expect(preview).to_contain_text("correct an issued invoice with a credit note")
+    form.locator("input[name=effective_on]").fill(date.today().isoformat())
+    expect(preview).to_contain_text("Storage 50 GB addon")
+    form.locator("button:has-text('Change subscription')").click()
+    expect(page.locator("[data-field=starts_on]")).to_have_text(date.today().isoformat())
+    assert_no_reload(page)

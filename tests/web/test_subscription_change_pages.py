@@ -86,7 +86,7 @@ def test_the_change_preview_bills_each_plan_for_its_own_days(browser, admin_user
     assert amounts(html) == ["$25.00", "$3.75", "$2.56", "$0.10", "$60.00", "$2.68", "$0.20"]
     assert totals(html) == {"subtotal": "$94.29", "tax": "$9.43", "total": "$103.72"}
     assert "Scale v1 (new)" in html
-    assert "744 (prorated 1/2) hour allowance" in html
+    assert "beyond the 744 hour allowance (1,488 × 1/2)" in html
     # Nothing was written.
     db.session.expire_all()
     assert db.session.scalar(select(Subscription.ends_on).where(Subscription.deployment_id == dep.id)) is None
