@@ -121,7 +121,8 @@ def overage_lines(
     lines = []
     for item in plan.items:
         used = Fraction(usage.get(item.resource_kind, 0))
-        allowed = allowance(item, addons, fraction)
+        full = allowance(item, addons)
+        allowed = full * fraction
         over = max(Fraction(0), used - allowed)
         if item.hard_cap_qty is not None:
             over = min(over, Fraction(item.hard_cap_qty))
@@ -134,7 +135,7 @@ def overage_lines(
                 kind=OVERAGE,
                 description=(
                     f"{item.resource_kind} beyond the "
-                    f"{_allowance_text(allowed, fraction, BASE_UNITS[item.resource_kind])}"
+                    f"{_allowance_text(full, fraction, BASE_UNITS[item.resource_kind])}"
                 ),
                 qty=_decimal(qty),
                 unit=item.overage_unit,
@@ -146,17 +147,14 @@ def overage_lines(
     return tuple(lines)
 
 
-def _allowance_text(allowed: Fraction, fraction: Fraction, unit: str) -> str:
+def _allowance_text(full: Fraction, fraction: Fraction, unit: str) -> str:
     """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
-    "32.26 gb allowance (100 × 10/31)" for part of one (shown to the cent; exact inside)."""
-    if allowed.denominator == 1:
-        shown = f"{allowed.numerator:,}"
-    else:
-        shown = f"{_decimal(allowed, places=2):,}"
+    "32.26 gb allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""
+    allowed = full * fraction
+    shown = f"{_decimal(allowed, places=2):,}"
     if fraction == 1:
         return f"{shown} {unit} allowance"
-    whole = int(allowed / fraction)  # included_qty and addon qty are whole base units
-    return f"{shown} {unit} allowance ({whole:,} × {fraction.numerator}/{fraction.denominator})"
+    return f"{shown} {unit} allowance ({int(full):,} × {fraction.numerator}/{fraction.denominator})"
 
 
 def price(

@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
-from ..clock import today
 from ..billing.rollup import BillingError
+from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.deployments import DECOMMISSIONED, TRANSITIONS
