@@ -78,3 +78,21 @@ def test_demo_is_repeatable(app, database):
     assert [count(database, m) for m in (Tenant, User, Plan)] == [2, 4, 1]
     assert "synced the demo provider's inventory" in first.output
     assert "issued invoice ARC-000001" in first.output
+
+
+def test_tenants_create_checks_and_formats_the_abn_as_the_profile_page_does(app, database):
+    runner = app.test_cli_runner()
+    r = runner.invoke(args=["tenants", "create", "acme", "--name", "Acme", "--abn", "51824753557"])
+    assert r.exit_code == 1
+    assert "abn: is not a valid ABN (checksum)" in r.output
+    r = runner.invoke(args=["tenants", "create", "acme", "--name", "Acme", "--abn", "12 345"])
+    assert r.exit_code == 1 and "abn: must be 11 digits" in r.output
+    assert count(database, Tenant) == 0
+    assert database.session.scalars(select(AuditEntry)).all() == []
+
+    r = runner.invoke(args=["tenants", "create", "acme", "--name", "Acme", "--abn", "51824753556"])
+    assert r.exit_code == 0, r.output
+    assert database.session.scalar(select(Tenant.abn).where(Tenant.slug == "acme")) == "51 824 753 556"
+    r = runner.invoke(args=["tenants", "create", "globex", "--name", "Globex", "--abn", "  "])
+    assert r.exit_code == 0, r.output
+    assert database.session.scalar(select(Tenant.abn).where(Tenant.slug == "globex")) is None

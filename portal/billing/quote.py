@@ -100,19 +100,29 @@ def prorate(lines: Iterable[Line], fraction: Fraction, note: str) -> tuple[Line,
     )
 
 
-def allowance(item: PlanItemTerms, addons: Iterable[AddonTerms]) -> int:
-    return item.included_qty + sum(a.qty for a in addons if a.resource_kind == item.resource_kind)
+def allowance(item: PlanItemTerms, addons: Iterable[AddonTerms],
+              fraction: Fraction = Fraction(1)) -> Fraction:
+    """``included_qty`` plus the addons' ``qty`` of the item's kind, times the share of the
+    month billed, exactly: a partial month gets the same share of its allowance as of its
+    recurring lines, never rounded (the overage line rounds once, in cents)."""
+    whole = item.included_qty + sum(a.qty for a in addons if a.resource_kind == item.resource_kind)
+    return Fraction(whole) * fraction
 
 
 def overage_lines(
-    plan: PlanTerms, addons: Iterable[AddonTerms], usage: Mapping[str, Decimal | int]
+    plan: PlanTerms,
+    addons: Iterable[AddonTerms],
+    usage: Mapping[str, Decimal | int],
+    fraction: Fraction = Fraction(1),
 ) -> tuple[Line, ...]:
-    """Per plan item: usage beyond the (addon-lifted) allowance, capped, priced per unit."""
+    """Per plan item: usage beyond the (addon-lifted, prorated) allowance, capped, priced
+    per unit. ``fraction`` is the share of the month billed (1 for a whole month)."""
     addons = tuple(addons)
     lines = []
     for item in plan.items:
         used = Fraction(usage.get(item.resource_kind, 0))
-        allowed = allowance(item, addons)
+        full = allowance(item, addons)
+        allowed = full * fraction
         over = max(Fraction(0), used - allowed)
         if item.hard_cap_qty is not None:
             over = min(over, Fraction(item.hard_cap_qty))
@@ -124,8 +134,8 @@ def overage_lines(
             Line(
                 kind=OVERAGE,
                 description=(
-                    f"{item.resource_kind} beyond the {allowed:,} "
-                    f"{BASE_UNITS[item.resource_kind]} allowance"
+                    f"{item.resource_kind} beyond the "
+                    f"{_allowance_text(full, fraction, BASE_UNITS[item.resource_kind])}"
                 ),
                 qty=_decimal(qty),
                 unit=item.overage_unit,
@@ -135,6 +145,16 @@ def overage_lines(
             )
         )
     return tuple(lines)
+
+
+def _allowance_text(full: Fraction, fraction: Fraction, unit: str) -> str:
+    """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
+    "32.26 gb allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""
+    allowed = full * fraction
+    shown = f"{_decimal(allowed, places=2):,}"
+    if fraction == 1:
+        return f"{shown} {unit} allowance"
+    return f"{shown} {unit} allowance ({int(full):,} × {fraction.numerator}/{fraction.denominator})"
 
 
 def price(
@@ -158,6 +178,14 @@ def price(
     )
 
 
-def _decimal(value: Fraction) -> Decimal:
-    """An exact Decimal for a quantity whose denominator divides a power of ten."""
-    return Decimal(value.numerator) / Decimal(value.denominator)
+def _decimal(value: Fraction, places: int = 6) -> Decimal:
+    """A quantity shown on a line, never an amount (amounts come from the exact Fraction):
+    exact where its decimal expansion ends, else rounded half-up to ``places`` decimals
+    (a prorated allowance such as 1488 × 10/31 never ends)."""
+    den = value.denominator
+    for prime in (2, 5):
+        while den % prime == 0:
+            den //= prime
+    if den == 1:
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(round_half_up(value * 10**places)).scaleb(-places)

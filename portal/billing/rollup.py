@@ -44,6 +44,8 @@ class InvoicePlan:
     lines: tuple[Line, ...]
     subtotal_cents: int
     tax_cents: int
+    # Each billed subscription with its own lines (the tax line is in ``lines`` only).
+    sections: tuple[tuple[BilledSubscription, tuple[Line, ...]], ...] = ()
 
     @property
     def total_cents(self) -> int:
@@ -65,14 +67,15 @@ def usage_window(
 def subscription_lines(
     sub: BilledSubscription, period_start: date, period_end: date, usage: Mapping[str, Decimal]
 ) -> tuple[Line, ...]:
-    """The quote engine on metered usage: recurring lines prorated by active days, overage."""
+    """The quote engine on metered usage: recurring lines and allowances prorated by the
+    subscription's active days of the period, then overage on the usage of those days."""
     fraction = active_fraction(period_start, period_end, sub.starts_on, sub.last_day)
     first, end = usage_window(period_start, period_end, sub.starts_on, sub.last_day)
     days = (end - first).days
     total = (period_end - period_start).days
     note = f"{days}/{total} days, {first.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
     lines = prorate(recurring_lines(sub.plan, sub.addons), fraction, note)
-    lines += overage_lines(sub.plan, sub.addons, usage)
+    lines += overage_lines(sub.plan, sub.addons, usage, fraction)
     return tuple(replace(line, deployment_id=sub.deployment_id) for line in lines)
 
 
@@ -107,10 +110,12 @@ def plan_invoice(
             f"subscriptions in more than one currency ({', '.join(sorted(currencies))}) "
             "cannot share an invoice"
         )
-    lines: list[Line] = []
-    for sub in billed:
-        usage = usage_by_subscription.get(sub.subscription_id, {})
-        lines.extend(subscription_lines(sub, period_start, period_end, usage))
+    sections = tuple(
+        (sub, subscription_lines(sub, period_start, period_end,
+                                 usage_by_subscription.get(sub.subscription_id, {})))
+        for sub in billed
+    )
+    lines = [line for _, sub_lines in sections for line in sub_lines]
     subtotal = sum_lines(lines)
     tax_entry = tax_line(subtotal, tax)
     return InvoicePlan(
@@ -118,4 +123,5 @@ def plan_invoice(
         lines=(*lines, tax_entry),
         subtotal_cents=subtotal,
         tax_cents=tax_entry.amount_cents,
+        sections=sections,
     )

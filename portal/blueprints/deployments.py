@@ -4,15 +4,18 @@ The detail page's status widget (badge, transition buttons, subscription, histor
 partial, ``_status.html``: included in the page, and returned alone to an HTMX post so it
 replaces itself. Without JavaScript the same forms post and are redirected back (303).
 """
-from flask import Blueprint, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
+from ..billing.rollup import BillingError
 from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.deployments import DECOMMISSIONED, TRANSITIONS
 from ..permissions import can
-from ..services import accounts, catalog, deployments
+from ..services import accounts, catalog, deployments, subscriptions
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
@@ -78,31 +81,79 @@ def new():
 # --- detail, transitions, subscribing ---------------------------------------------------
 
 
-def _render_detail(deployment_id: int, status: int = 200, **extra):
-    """The detail page, or for HTMX its status widget; ``extra`` carries inline errors."""
+def _render_detail(deployment_id: int, status: int = 200, fragment: str = "deployments/_status.html",
+                   **extra):
+    """The detail page, or for HTMX ``fragment`` (the status widget unless a preview asked);
+    ``extra`` carries the forms as typed and their inline errors."""
     user = current_actor()
     deployment = deployments.get_deployment(user, deployment_id)
     sub = deployments.current_subscription(deployment)
+    running = sub is not None and sub.ends_on is None
     may_subscribe = (can(user, "deployments.subscribe")
-                     and deployment.status != DECOMMISSIONED
-                     and not (sub is not None and sub.ends_on is None))
+                     and deployment.status != DECOMMISSIONED and not running)
+    may_change = can(user, "deployments.subscribe") and deployment.status != DECOMMISSIONED and running
     context = {
         "deployment": deployment,
         "sub": sub,
         "next_states": TRANSITIONS[deployment.status],
         "may_transition": can(user, "deployments.transition"),
         "may_subscribe": may_subscribe,
-        "plans": catalog.list_plans() if may_subscribe else [],
-        "addons": catalog.list_addons() if may_subscribe else [],
+        "may_change": may_change,
+        "plans": catalog.list_plans() if may_subscribe or may_change else [],
+        "addons": catalog.list_addons() if may_subscribe or may_change else [],
         "sub_form": {"plan_code": "", "addons": [], "starts_on": today().isoformat()},
         "sub_errors": {},
         "sub_message": None,
         "transition_error": None,
+        "change_errors": {},
+        "change_message": None,
+        "end_errors": {},
+        "end_message": None,
     }
     context.update(extra)
-    return render_page_or_fragment(
-        "deployments/show.html", "deployments/_status.html", status=status, **context
-    )
+    if may_change:
+        context.setdefault("change_form", _default_change_form(sub))
+        context.setdefault("end_form", _default_end_form(sub))
+        for action in ("change", "end"):
+            if f"{action}_preview" not in context:
+                context[f"{action}_preview"] = _preview(action, deployment.id,
+                                                        context[f"{action}_form"])
+    return render_page_or_fragment("deployments/show.html", fragment, status=status, **context)
+
+
+def _default_change_form(sub) -> dict:
+    """Today (or the day after the start, for one that starts later), the terms as they are."""
+    day = max(today(), sub.starts_on + timedelta(days=1))
+    return {"plan_code": sub.plan_version.plan.code,
+            "addons": [a.addon.code for a in sub.addons], "effective_on": day.isoformat()}
+
+
+def _default_end_form(sub) -> dict:
+    return {"ends_on": max(today(), sub.starts_on).isoformat()}
+
+
+def _change_form(values) -> dict:
+    return {"plan_code": values.get("plan_code", ""), "addons": values.getlist("addons"),
+            "effective_on": values.get("effective_on", "")}
+
+
+def _end_form(values) -> dict:
+    return {"ends_on": values.get("ends_on", "")}
+
+
+def _preview(action: str, deployment_id: int, form: dict) -> dict:
+    """What the month of the change (or end) would bill, or why it cannot be priced: the
+    same service and checks as the write, nothing written."""
+    service = subscriptions.preview_change if action == "change" else subscriptions.preview_end
+    try:
+        return {"action": action, "result": service(current_actor(), deployment_id, form),
+                "errors": {}, "message": None, "status": 200}
+    except ValidationError as exc:
+        return {"action": action, "result": None, "errors": exc.fields, "message": None,
+                "status": 422}
+    except (Conflict, BillingError) as exc:  # an issued month, nothing running, currencies
+        return {"action": action, "result": None, "errors": exc.fields, "message": exc.message,
+                "status": exc.status}
 
 
 def _error_status(status: int) -> int:
@@ -143,6 +194,53 @@ def subscribe(deployment_id):
         return _render_detail(deployment_id, status=_error_status(exc.status), sub_form=form,
                               sub_errors=exc.fields,
                               sub_message=exc.message if isinstance(exc, Conflict) else None)
+    if not is_htmx():
+        return _to_detail(deployment_id)
+    return _render_detail(deployment_id)
+
+
+# --- changing and ending a subscription ---------------------------------------------------
+
+
+@bp.get("/<int:deployment_id>/subscription/<action>/preview")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def subscription_preview(deployment_id, action):
+    """The live preview: HTMX gets the preview partial alone; without it, the whole page with
+    the form as typed (so the URL is shareable and works without JavaScript)."""
+    if action not in ("change", "end"):
+        abort(404)
+    form = _change_form(request.args) if action == "change" else _end_form(request.args)
+    preview = _preview(action, deployment_id, form)  # another tenant's: 404; a tenant: 403
+    return _render_detail(deployment_id, status=_error_status(preview["status"]),
+                          fragment="deployments/_subscription_preview.html", preview=preview,
+                          **{f"{action}_form": form, f"{action}_preview": preview})
+
+
+@bp.post("/<int:deployment_id>/subscription/change")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def change_subscription(deployment_id):
+    form = _change_form(request.form)
+    try:
+        subscriptions.change_subscription(current_actor(), deployment_id, form)
+    except (Conflict, ValidationError) as exc:
+        return _render_detail(deployment_id, status=_error_status(exc.status), change_form=form,
+                              change_errors=exc.fields,
+                              change_message=exc.message if isinstance(exc, Conflict) else None)
+    if not is_htmx():
+        return _to_detail(deployment_id)
+    return _render_detail(deployment_id)
+
+
+@bp.post("/<int:deployment_id>/subscription/end")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def end_subscription(deployment_id):
+    form = _end_form(request.form)
+    try:
+        subscriptions.end_subscription(current_actor(), deployment_id, form)
+    except (Conflict, ValidationError) as exc:
+        return _render_detail(deployment_id, status=_error_status(exc.status), end_form=form,
+                              end_errors=exc.fields,
+                              end_message=exc.message if isinstance(exc, Conflict) else None)
     if not is_htmx():
         return _to_detail(deployment_id)
     return _render_detail(deployment_id)

@@ -41,6 +41,9 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
         errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
     if not (name or "").strip():
         errors["name"] = "must not be empty"
+    abn, abn_error = _checked_abn(abn)
+    if abn_error:
+        errors["abn"] = abn_error
     if errors:
         raise ValidationError(errors)
     if tenant_by_slug(slug):
@@ -76,6 +79,17 @@ def normalise_abn(value: str) -> str:
     return f"{digits[:2]} {digits[2:5]} {digits[5:8]} {digits[8:]}"
 
 
+def _checked_abn(value: str | None) -> tuple[str | None, str | None]:
+    """(the ABN formatted, None), (None, None) when blank, or (None, why it is invalid):
+    every path that stores an ABN checks it as the profile page does."""
+    if not (value or "").strip():
+        return None, None
+    try:
+        return normalise_abn(value), None
+    except ValidationError as exc:
+        return None, exc.fields["abn"]
+
+
 def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
     from .validation import Fields, text
@@ -87,12 +101,11 @@ def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     name = fields.get("name", text)
     billing_name = fields.get("billing_name", text)
     address = fields.get("billing_address", lambda v: text(v, 1000))
-    abn = None
-    if (data.get("abn") or "").strip():
-        try:
-            abn = normalise_abn(data["abn"])
-        except ValidationError as exc:
-            fields.add("abn", exc.fields["abn"])
+    raw_abn = data.get("abn")
+    abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
+                      else (None, "must be a string"))
+    if abn_error:
+        fields.add("abn", abn_error)
     fields.done()
     before = {"name": tenant.name, "billing_name": tenant.billing_name,
               "billing_address": tenant.billing_address, "abn": tenant.abn}

@@ -152,8 +152,8 @@ def transition(user: User, deployment_id: int, data: Mapping[str, Any]) -> Deplo
                                         to_status=to, actor_user_id=user.id, actor=user.email))
     if to == DECOMMISSIONED:
         for sub in list(deployment.subscriptions):
-            if sub.ends_on is not None:
-                continue
+            if sub.ends_on is not None and sub.ends_on <= today():
+                continue  # already over (an end set for later comes forward to today)
             if sub.starts_on > today():
                 # It never began: cancel it rather than bill a day that never ran.
                 audit.record(user, "subscription.cancel", "subscription", sub.id,

@@ -185,7 +185,9 @@ def test_pages_raise_no_csp_violation_and_htmx_still_works(signed_in, live_url, 
     # Every page an admin reaches, the SVG chart on the dashboard included.
     for path in ("/", "/catalog/", "/deployments/", "/deployments/new", "/provider/",
                  "/provider/inventory", "/provider/drift", "/provider/costs",
-                 "/provider/dashboard", "/tenants/", "/invoices/", "/no-such-page"):
+                 "/provider/dashboard", "/tenants/", "/invoices/", "/billing/", "/billing/?tenant=acme",
+                 "/exports/", "/webhooks/", "/catalog/plans/new", "/catalog/plans/studio/versions/new",
+                 "/catalog/addons/new", "/tokens/", "/audit/", "/no-such-page"):
         page.goto(f"{live_url}{path}")
         page.wait_for_load_state("load")
     page.goto(f"{live_url}/invoices/")
@@ -195,8 +197,30 @@ def test_pages_raise_no_csp_violation_and_htmx_still_works(signed_in, live_url, 
     page.click("text=batch-jobs")
     page.wait_for_load_state("load")
     tenant = signed_in("victor@example.com")
-    for path in ("/", "/deployments/", "/invoices/"):
+    for path in ("/", "/deployments/", "/invoices/", "/billing/", "/exports/", "/tokens/"):
         tenant.goto(f"{live_url}{path}")
         tenant.wait_for_load_state("load")
     page.wait_for_timeout(300)  # let late reports arrive
     assert csp_violations == []
+
+def test_changing_a_subscription_previews_its_month_as_you_type(signed_in, live_url):
+    from datetime import date
+
+    from portal.billing.proration import previous_month_start
+
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/deployments/")
+    page.click("text=rag-search")
+    stay_marker(page)
+    preview = page.locator("#subscription-preview-change")
+    expect(preview).to_contain_text("for this deployment, after this change")
+    form = page.locator("form.change")
+    form.locator("input[value=storage_50gb]").check()
+    expect(preview).to_contain_text("Storage 50 GB addon")  # the new subscription's line
+    form.locator("input[name=effective_on]").fill(previous_month_start(date.today()).replace(day=15).isoformat())
+    expect(preview).to_contain_text("correct an issued invoice with a credit note")
+    form.locator("input[name=effective_on]").fill(date.today().isoformat())
+    expect(preview).to_contain_text("Storage 50 GB addon")
+    form.locator("button:has-text('Change subscription')").click()
+    expect(page.locator("[data-field=starts_on]")).to_have_text(date.today().isoformat())
+    assert_no_reload(page)

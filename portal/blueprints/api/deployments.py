@@ -1,7 +1,7 @@
 from flask import request
 
 from ...auth import current_actor, requires
-from ...services import deployments, invoices, rollup, usage
+from ...services import deployments, invoices, rollup, subscriptions, usage
 from ...services.paging import page_of, parse_page
 from . import api_bp, json_body, serializers
 
@@ -39,6 +39,20 @@ def transition(deployment_id):
 def subscribe(deployment_id):
     sub = deployments.subscribe(current_actor(), deployment_id, json_body())
     return serializers.deployment(sub.deployment), 201
+
+
+@api_bp.post("/deployments/<int:deployment_id>/subscription/change")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def change_subscription(deployment_id):
+    d = subscriptions.change_subscription(current_actor(), deployment_id, json_body())
+    return serializers.deployment(d)
+
+
+@api_bp.post("/deployments/<int:deployment_id>/subscription/end")
+@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
+def end_subscription(deployment_id):
+    d = subscriptions.end_subscription(current_actor(), deployment_id, json_body())
+    return serializers.deployment(d)
 
 
 @api_bp.get("/deployments/<int:deployment_id>/usage")

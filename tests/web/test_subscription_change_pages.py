@@ -1,0 +1,202 @@
+"""The deployment page's change and end forms, with their live preview from the quote engine."""
+import re
+from datetime import date
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Subscription
+from portal.services import usage as usage_svc
+from tests.factories import make_deployment, make_plan, make_tenant, make_user
+
+ADMIN = "admin@example.com"
+
+
+@pytest.fixture
+def acme(catalog):
+    return make_tenant("acme", "Acme AI")
+
+
+@pytest.fixture
+def scale(catalog):
+    return make_plan("scale", base_price_cents=12000, items=[
+        ("droplet_hours", 4464, 1, "hour", None),
+        ("llm_tokens", 5_000_000, 1, "1k_tokens", None),
+        ("spaces_gb", 500, 2, "gb", None),
+    ])
+
+
+@pytest.fixture
+def admin_user(catalog):
+    return make_user(email=ADMIN)
+
+
+@pytest.fixture
+def dep(acme, scale):
+    d = make_deployment(acme, name="llm", plan_code="studio", addons=["storage_50gb"],
+                        starts_on=date(2026, 3, 1))
+    usage_svc.ingest({"events": [
+        {"event_id": f"u{i}", "deployment_id": d.id, "resource_kind": kind, "quantity": qty,
+         "occurred_at": f"{day}T12:00:00Z"}
+        for i, (kind, qty, day) in enumerate([
+            ("droplet_hours", 1000, "2026-04-10"), ("spaces_gb", 80, "2026-04-05"),
+            ("droplet_hours", 2500, "2026-04-20"), ("spaces_gb", 260, "2026-04-25")])]})
+    return d
+
+
+def amounts(html: str) -> list[str]:
+    return [a.removesuffix(" AUD") for a in re.findall(r'<td class="num">([^<]+)</td>', html)]
+
+
+def totals(html: str) -> dict[str, str]:
+    return {k: v.removesuffix(" AUD") for k, v in re.findall(r'data-total="(\w+)">([^<]+)<', html)}
+
+
+def section(html: str, action: str) -> str:
+    return html.split(f'id="subscription-preview-{action}"', 1)[1].split("</section>", 1)[0]
+
+
+def preview_url(dep, action, **args):
+    query = "&".join(f"{k}={v}" for k, v in args.items())
+    return f"/deployments/{dep.id}/subscription/{action}/preview?{query}"
+
+
+def test_admin_sees_both_forms_with_a_live_preview(browser, admin_user, dep):
+    with freeze_time("2026-04-20 09:00:00"):  # before signing in: the cookie is signed with time
+        browser.login(ADMIN)
+        html = browser.get(f"/deployments/{dep.id}").get_data(as_text=True)
+    assert "Change plan or addons" in html and "End the subscription" in html
+    assert 'hx-trigger="input changed delay:300ms, change"' in html
+    assert f'hx-get="/deployments/{dep.id}/subscription/change/preview"' in html
+    # Defaults: today, the current terms; the preview is already there.
+    assert 'name="effective_on" value="2026-04-20"' in html
+    assert 'id="subscription-preview-change"' in html and 'id="subscription-preview-end"' in html
+
+
+def test_the_change_preview_bills_each_plan_for_its_own_days(browser, admin_user, dep):
+    browser.login(ADMIN)
+    r = browser.get(preview_url(dep, "change", plan_code="scale", effective_on="2026-04-16"), htmx=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "<html" not in html and "HX-Request" in r.headers["Vary"]
+    assert html.lstrip().startswith("{#") is False and 'id="subscription-preview-change"' in html
+    assert "April 2026 for this deployment, after this change" in html
+    # Studio + storage through the 15th, Scale (new) from the 16th: the rollup's figures.
+    assert amounts(html) == ["$25.00", "$3.75", "$2.56", "$0.10", "$60.00", "$2.68", "$0.20"]
+    assert totals(html) == {"subtotal": "$94.29", "tax": "$9.43", "total": "$103.72"}
+    assert "Scale v1 (new)" in html
+    assert "beyond the 744 hour allowance (1,488 × 1/2)" in html
+    # Nothing was written.
+    db.session.expire_all()
+    assert db.session.scalar(select(Subscription.ends_on).where(Subscription.deployment_id == dep.id)) is None
+
+
+def test_the_end_preview_prorates_the_allowance(browser, admin_user, dep):
+    browser.login(ADMIN)
+    html = browser.get(preview_url(dep, "end", ends_on="2026-04-10"), htmx=True).get_data(as_text=True)
+    # 10/30 of April: 5000 → 1667, 750 → 250; droplet allowance 496, 1000 used → 504;
+    # spaces allowance 150 → 50 GB, peak 80 → 30 GB × 2c.
+    assert amounts(html) == ["$16.67", "$2.50", "$5.04", "$0.60"]
+    assert totals(html)["total"] == "$27.29"  # 2481 + 248
+
+
+def test_preview_errors_are_shown_not_raised(browser, admin_user, dep):
+    browser.login(ADMIN)
+    for args, text in [
+        ({"plan_code": "scale", "effective_on": ""}, "must be a date as YYYY-MM-DD"),
+        ({"plan_code": "scale", "effective_on": "2026-02-30"}, "is not a real calendar date"),
+        ({"plan_code": "nope", "effective_on": "2026-04-16"}, "unknown plan"),
+        ({"plan_code": "scale", "effective_on": "2026-03-01"}, "must be after the running subscription"),
+        ({"plan_code": "scale", "effective_on": "2026-04-16", "addons": "zzz"}, "unknown addon"),
+        ({"plan_code": "scale", "effective_on": "99999-01-01"}, "must be a date"),
+        ({}, "must not be empty"),
+    ]:
+        r = browser.get(preview_url(dep, "change", **args), htmx=True)
+        assert r.status_code == 422, args
+        assert "Cannot preview this yet" in r.get_data(as_text=True) and text in r.get_data(as_text=True)
+    r = browser.get(preview_url(dep, "end", ends_on="2026-01-01"), htmx=True)
+    assert r.status_code == 422 and "must be on or after" in r.get_data(as_text=True)
+    assert browser.get(preview_url(dep, "sideways"), htmx=True).status_code == 404
+
+
+def test_a_preview_without_htmx_is_the_whole_page_with_the_form_as_typed(browser, admin_user, dep):
+    browser.login(ADMIN)
+    r = browser.get(preview_url(dep, "change", plan_code="scale", effective_on="2026-04-16"))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "<html" in html
+    assert 'name="effective_on" value="2026-04-16"' in html
+    assert '<option value="scale" selected>' in html
+    assert totals(section(html, "change"))["total"] == "$103.72"
+
+
+def test_changing_through_the_form(browser, admin_user, dep):
+    browser.login(ADMIN)
+    r = browser.post(f"/deployments/{dep.id}/subscription/change", htmx=True,
+                     data={"plan_code": "scale", "effective_on": "2026-04-16"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "<html" not in html and 'id="deployment-status"' in html
+    assert "<code>scale</code> v1" in html
+    assert '<dd data-field="starts_on">2026-04-16</dd>' in html
+    subs = db.session.scalars(select(Subscription).where(Subscription.deployment_id == dep.id)
+                              .order_by(Subscription.starts_on)).all()
+    assert [(s.starts_on, s.ends_on) for s in subs] == [(date(2026, 3, 1), date(2026, 4, 15)),
+                                                        (date(2026, 4, 16), None)]
+    # Without JavaScript: the form posts and comes back to the page.
+    r = browser.post(f"/deployments/{dep.id}/subscription/end", data={"ends_on": "2026-05-31"})
+    assert r.status_code == 303 and r.headers["Location"] == f"/deployments/{dep.id}"
+    html = browser.get(f"/deployments/{dep.id}").get_data(as_text=True)
+    assert '<dd data-field="ends_on">2026-05-31</dd>' in html
+    assert "Change plan or addons" not in html and "<h3>Subscribe</h3>" in html
+
+
+def test_form_errors_sit_next_to_their_fields(browser, admin_user, dep):
+    browser.login(ADMIN)
+    r = browser.post(f"/deployments/{dep.id}/subscription/change", htmx=True,
+                     data={"plan_code": "scale", "effective_on": "2026-02-01"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    field = html.split('name="effective_on"', 1)[1].split("</label>", 1)[0]
+    assert "must be after the running subscription&#39;s start (2026-03-01)" in field
+    assert 'value="2026-02-01"' in html  # kept as typed
+    r = browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True, data={"ends_on": "tomorrow"})
+    assert r.status_code == 422
+    field = r.get_data(as_text=True).split('name="ends_on"', 1)[1].split("</label>", 1)[0]
+    assert "must be a date as YYYY-MM-DD" in field
+
+
+def test_an_issued_month_is_refused_with_the_reason(browser, admin_user, dep):
+    from portal.services import invoices, rollup
+
+    from portal.models import Invoice
+
+    rollup.roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
+    march = db.session.scalar(select(Invoice).where(Invoice.period_start == date(2026, 3, 1)))
+    invoices.issue(march)
+    db.session.commit()
+    browser.login(ADMIN)
+    r = browser.post(f"/deployments/{dep.id}/subscription/change", htmx=True,
+                     data={"plan_code": "scale", "effective_on": "2026-03-20"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200  # a 409 reaches HTMX as 200 with its message
+    assert "correct an issued invoice with a credit note" in html
+    r = browser.get(preview_url(dep, "end", ends_on="2026-03-10"), htmx=True)
+    assert r.status_code == 200 and "credit note" in r.get_data(as_text=True)
+    r = browser.post(f"/deployments/{dep.id}/subscription/change",
+                     data={"plan_code": "scale", "effective_on": "2026-03-20"})
+    assert r.status_code == 409
+
+
+def test_tenants_never_see_the_forms_and_may_not_use_them(browser, admin_user, dep, acme):
+    make_user("tenant_admin", tenant=acme, email="ta@example.com")
+    other = make_deployment(make_tenant("globex"), plan_code="studio", starts_on=date(2026, 3, 1))
+    browser.login("ta@example.com")
+    html = browser.get(f"/deployments/{dep.id}").get_data(as_text=True)
+    assert "Change plan or addons" not in html and "End the subscription" not in html
+    assert browser.get(preview_url(dep, "change", plan_code="scale", effective_on="2026-04-16"),
+                       htmx=True).status_code == 403
+    assert browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True,
+                        data={"ends_on": "2026-04-16"}).status_code == 403
+    assert browser.get(preview_url(other, "end", ends_on="2026-04-16"), htmx=True).status_code == 404
+    assert browser.post(f"/deployments/{other.id}/subscription/change", htmx=True,
+                        data={"plan_code": "studio", "effective_on": "2026-04-16"}).status_code == 404
