@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "jobs.read": ADMIN_ONLY,
     "provider.read": ADMIN_ONLY,
     "provider.manage": ADMIN_ONLY,
+    "mail.read": ADMIN_ONLY,  # the outbox and an invoice's messages
 }
 
 

@@ -3,7 +3,7 @@
 
 def register_blueprints(app) -> None:
     from ..extensions import csrf
-    from . import auth, catalog, deployments, invoices, main, provider, quotes, tenants
+    from . import auth, catalog, deployments, invoices, main, outbox, provider, quotes, tenants
     from .api import api_bp, health_bp
 
     app.register_blueprint(auth.bp)
@@ -14,6 +14,7 @@ def register_blueprints(app) -> None:
     app.register_blueprint(invoices.bp)
     app.register_blueprint(tenants.bp)
     app.register_blueprint(provider.bp)
+    app.register_blueprint(outbox.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     # Bearer-token requests carry no cookie for a forged form to ride on: no CSRF token.

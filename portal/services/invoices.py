@@ -16,7 +16,7 @@ from ..permissions import check
 from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
-from . import audit
+from . import audit, mail
 from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
 
@@ -62,6 +62,8 @@ def issue(invoice: Invoice) -> None:
     invoice.status = ISSUED
     invoice.issued_on = today()
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    # Emailed to the tenant once committed (the caller then calls ``mail.dispatch()``).
+    mail.queue_invoice_issued(invoice)
 
 
 def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> Invoice:
@@ -93,6 +95,7 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
     audit.record(user, f"invoice.{to}", "invoice", locked.id, **{"from": previous},
                  number=locked.number)
     db.session.commit()
+    mail.dispatch()  # the issued invoice's email: on the worker, never undoing the issue
     if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
         request_pdf(locked.id)
     return locked

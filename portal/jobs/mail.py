@@ -1,0 +1,12 @@
+"""Email: deliver one recorded message (retried by RQ), and the daily overdue reminders."""
+from ..clock import today
+from ..services import mail
+
+
+def deliver(message_id: int) -> dict:
+    return mail.deliver(message_id)
+
+
+def send_reminders() -> dict:
+    """The daily job: the reminders due as of today (UTC). Safe to run late and twice."""
+    return mail.send_reminders(today()).as_dict()
