@@ -178,7 +178,7 @@ def deliver(message_id: int) -> dict:
     recorded and raised so RQ retries; the last attempt (and inline, the only one) records
     ``failed`` and returns."""
     config = current_app.config
-    message = db.session.get(MailMessage, message_id)
+    message = db.session.get(MailMessage, message_id, populate_existing=True)
     if message is None:  # its transaction was rolled back: nothing to send
         return {"id": message_id, "status": None}
     if message.status in FINAL_STATES:
@@ -201,6 +201,11 @@ def deliver(message_id: int) -> dict:
     locked = _locked(message_id)
     if locked.status in FINAL_STATES:  # another delivery got there first
         db.session.rollback()
+        return _outcome(locked)
+    why_not = _no_longer_due(locked)  # again: the attachments took a while
+    if why_not:
+        locked.status, locked.error = NOT_SENT, why_not
+        db.session.commit()
         return _outcome(locked)
     email = mailer.build(config, locked.to_address, locked.subject, locked.body, files,
                          message_id=_message_id_header(locked, config))
@@ -264,7 +269,7 @@ def _build(item: dict) -> mailer.Attachment:
 def _no_longer_due(message: MailMessage) -> str | None:
     """A reminder whose invoice was settled or voided since it was queued is not sent."""
     if message.kind == REMINDER and message.invoice_id is not None:
-        invoice = db.session.get(Invoice, message.invoice_id)
+        invoice = db.session.get(Invoice, message.invoice_id, populate_existing=True)
         if _owed_cents(invoice) <= 0:
             return f"invoice {invoice.number} is {invoice.status} now: no reminder needed"
     return None

@@ -79,3 +79,31 @@ def test_the_last_attempt_marks_the_message_failed(app, catalog, api_as, redis_q
     assert (row.status, row.attempts) == (FAILED, 5)
     assert "ConnectionRefusedError" in row.error
     assert retry_now(app) == 0  # no more retries, and the job did not fail on the worker
+
+
+def test_a_reminder_for_an_invoice_paid_before_it_went_out_is_not_sent(
+        app, catalog, api_as, redis_queue, monkeypatch):
+    from datetime import date
+
+    from portal.extensions import db
+    from portal.services import mail
+
+    inbox = Inbox()
+    controller = start_server(inbox)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    try:
+        invoice = draft_invoice()
+        admin = api_as(make_user())
+        admin.post(f"/api/v1/invoices/{invoice.id}/transition", json={"to": "issued"})
+        run_worker(app)  # the PDF and the issue mail
+        invoice.due_on = date(2026, 5, 15)
+        db.session.commit()
+        assert mail.send_reminders(date(2026, 5, 16)).queued == 1
+        admin.post(f"/api/v1/invoices/{invoice.id}/transition", json={"to": "paid"})
+        run_worker(app)
+    finally:
+        controller.stop()
+    [reminder] = messages(invoice.id, kind="reminder")
+    assert (reminder.status, reminder.error) == ("not_sent", "invoice ARC-000001 is paid now: no reminder needed")
+    assert [m["Subject"] for m in inbox.messages] == ["Tax invoice ARC-000001 from Arcadia Cloud Pty Ltd"]
