@@ -2,6 +2,8 @@
 server; without a server, an address, or with the server down, the issue still succeeds."""
 from datetime import date
 
+import pytest
+
 from portal.models.mail import FAILED, NOT_SENT, SENT
 from portal.services.rollup import roll_up_period
 from tests.factories import make_deployment, make_tenant, make_user, pdf_text
@@ -118,3 +120,42 @@ def test_a_failed_issue_sends_nothing(app, catalog, api_as, smtp_server):
     admin = api_as(make_user())
     assert admin.post(f"/api/v1/invoices/{invoice.id}/transition", json={"to": "paid"}).status_code == 409
     assert smtp_server.received == [] and messages() == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_server_login_uses_the_configured_credentials(app, catalog, api_as, monkeypatch):
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.mail.smtp import Inbox, start_server
+
+    inbox = Inbox()
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        inbox.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"s3cret", handled=False)
+
+    # A relay that requires a login (plain text over this loopback test connection only).
+    controller = start_server(inbox, authenticator=authenticator, auth_required=True,
+                              auth_require_tls=False)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    monkeypatch.setitem(app.config, "MAIL_USERNAME", "portal")
+    monkeypatch.setitem(app.config, "MAIL_PASSWORD", "wrong")
+    monkeypatch.setitem(app.config, "MAIL_FROM", "Arcadia Billing <invoices@arcadia.example.com>")
+    try:
+        first = draft_invoice("acme")
+        issue(api_as, first)
+        [row] = messages(first.id)
+        assert row.status == FAILED and "SMTPAuthenticationError" in row.error
+        monkeypatch.setitem(app.config, "MAIL_PASSWORD", "s3cret")
+        second = draft_invoice("globex", "billing@globex.example.com")
+        issue(api_as, second)
+    finally:
+        controller.stop()
+    # smtplib tries each mechanism the server offers before giving up on a wrong password.
+    assert set(inbox.logins[:-1]) == {("portal", "wrong")}
+    assert inbox.logins[-1] == ("portal", "s3cret")
+    [(mail_from, rcpt, message)] = inbox.received
+    assert (mail_from, rcpt) == ("invoices@arcadia.example.com", ["billing@globex.example.com"])
+    assert message["From"] == "Arcadia Billing <invoices@arcadia.example.com>"
+    assert messages(second.id)[0].status == SENT
