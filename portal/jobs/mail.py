@@ -8,5 +8,8 @@ def deliver(message_id: int) -> dict:
 
 
 def send_reminders() -> dict:
-    """The daily job: the reminders due as of today (UTC). Safe to run late and twice."""
-    return mail.send_reminders(today()).as_dict()
+    """The daily job: the reminders due as of today (UTC), and a second chance for any message
+    whose delivery job was lost. Safe to run late and twice."""
+    result = mail.send_reminders(today()).as_dict()
+    result["requeued"] = mail.requeue_stale()
+    return result

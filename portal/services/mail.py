@@ -130,6 +130,20 @@ def dispatch() -> int:
     return len(ids)
 
 
+STALE_AFTER = timedelta(hours=2)  # longer than every retry delay together (about 43 min)
+
+
+def requeue_stale(now=None) -> int:
+    """Queue again every message still ``queued`` long after its last retry was due: its
+    delivery job was lost (Redis was down when it was queued, or the job was dropped).
+    Harmless if the job still exists: delivery sends a message at most once."""
+    cutoff = (now or utcnow()) - STALE_AFTER
+    ids = db.session.scalars(select(MailMessage.id).where(
+        MailMessage.status == QUEUED, MailMessage.created_at < cutoff).order_by(MailMessage.id)).all()
+    db.session.info.setdefault(_PENDING, []).extend(ids)
+    return dispatch()
+
+
 def _recipient(tenant: Tenant) -> tuple[str | None, str | None]:
     """The tenant's billing email, or why there is none."""
     if tenant.billing_email:
@@ -196,6 +210,7 @@ def deliver(message_id: int) -> dict:
         files = [_build(item) for item in message.attachments]
     except Exception as exc:
         current_app.logger.exception("could not build the attachments of message %s", message_id)
+        db.session.rollback()
         return _attempt_failed(message_id, f"could not build an attachment: {exc}", last_attempt)
 
     locked = _locked(message_id)
@@ -207,8 +222,12 @@ def deliver(message_id: int) -> dict:
         locked.status, locked.error = NOT_SENT, why_not
         db.session.commit()
         return _outcome(locked)
-    email = mailer.build(config, locked.to_address, locked.subject, locked.body, files,
-                         message_id=_message_id_header(locked, config))
+    try:
+        email = mailer.build(config, locked.to_address, locked.subject, locked.body, files,
+                             message_id=_message_id_header(locked, config))
+    except (ValueError, TypeError) as exc:  # e.g. an address no header can carry: for good
+        db.session.rollback()
+        return _attempt_failed(message_id, f"not a sendable message: {exc}", last_attempt=True)
     try:
         mailer.send(config, email)
     except mailer.PermanentFailure as exc:

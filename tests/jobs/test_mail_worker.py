@@ -107,3 +107,33 @@ def test_a_reminder_for_an_invoice_paid_before_it_went_out_is_not_sent(
     [reminder] = messages(invoice.id, kind="reminder")
     assert (reminder.status, reminder.error) == ("not_sent", "invoice ARC-000001 is paid now: no reminder needed")
     assert [m["Subject"] for m in inbox.messages] == ["Tax invoice ARC-000001 from Arcadia Cloud Pty Ltd"]
+
+
+def test_a_message_whose_job_was_lost_is_queued_again_by_the_daily_job(
+        app, database, redis_queue, monkeypatch):
+    from datetime import timedelta
+
+    from freezegun import freeze_time
+
+    from portal.clock import utcnow
+    from portal.jobs.mail import send_reminders
+    from portal.services import mail
+
+    inbox = Inbox()
+    controller = start_server(inbox)
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", controller.port)
+    try:
+        lost = mail.queue_message("a@example.com", "Lost", "Its job never reached Redis.",
+                                  "invoice_issued")
+        database.session.commit()
+        database.session.info.pop("mail_pending")  # as if Redis was down at dispatch
+        assert mail.requeue_stale() == 0  # too recent: its retries may still be pending
+        with freeze_time(utcnow() + timedelta(hours=3)):
+            assert send_reminders()["requeued"] == 1
+        assert run_worker(app) == 1
+        assert mail.requeue_stale(utcnow() + timedelta(hours=3)) == 0
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == ["Lost"]
+    assert messages()[0].id == lost.id and messages()[0].status == SENT

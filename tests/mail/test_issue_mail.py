@@ -159,3 +159,34 @@ def test_the_server_login_uses_the_configured_credentials(app, catalog, api_as, 
     assert (mail_from, rcpt) == ("invoices@arcadia.example.com", ["billing@globex.example.com"])
     assert message["From"] == "Arcadia Billing <invoices@arcadia.example.com>"
     assert messages(second.id)[0].status == SENT
+
+
+def test_a_server_that_never_answers_times_out(app, catalog, api_as, monkeypatch):
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections (the backlog) and never speaks
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+        monkeypatch.setitem(app.config, "MAIL_PORT", silent.getsockname()[1])
+        monkeypatch.setitem(app.config, "MAIL_TIMEOUT_SECONDS", 0.5)
+        invoice = draft_invoice()
+        started = time.monotonic()
+        assert issue(api_as, invoice)["status"] == "issued"
+        assert time.monotonic() - started < 10
+    [row] = messages(invoice.id)
+    assert (row.status, row.attempts) == (FAILED, 1)
+    assert "timed out" in row.error
+
+
+def test_a_message_no_header_can_carry_fails_for_good(app, database, smtp_server):
+    from portal.services import mail
+
+    message = mail.queue_message("a@example.com\nBcc: b@example.com", "Hi", "x", "invoice_issued")
+    database.session.commit()
+    mail.dispatch()
+    [row] = messages()
+    assert row.id == message.id and (row.status, row.attempts) == (FAILED, 1)
+    assert row.error.startswith("not a sendable message")
+    assert smtp_server.received == []

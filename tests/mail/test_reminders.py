@@ -139,5 +139,6 @@ def test_the_daily_job_uses_today(app, catalog, smtp_server):
 
     invoice = overdue_invoice()
     with freeze_time("2026-05-16 06:00:00"):
-        assert send_reminders() == {"on": "2026-05-16", "queued": 1, "not_sent": 0, "skipped": 0}
+        assert send_reminders() == {"on": "2026-05-16", "queued": 1, "not_sent": 0, "skipped": 0,
+                                    "requeued": 0}
     assert reminders(invoice.id) == [(1, SENT)]
