@@ -52,11 +52,13 @@ def register(app: Flask) -> None:
     @click.option("--billing-name", default=None, help="Defaults to --name.")
     @click.option("--address", default="", help="Billing address; \\n separates lines.")
     @click.option("--abn", default=None)
+    @click.option("--billing-email", default=None,
+                  help="Where its invoices and reminders are emailed.")
     @reports_domain_errors
-    def tenants_create(slug, name, billing_name, address, abn):
+    def tenants_create(slug, name, billing_name, address, abn, billing_email):
         tenant = accounts.create_tenant(
             slug, name, billing_name=billing_name,
-            billing_address=address.replace("\\n", "\n"), abn=abn,
+            billing_address=address.replace("\\n", "\n"), abn=abn, billing_email=billing_email,
         )
         click.echo(f"tenant {tenant.slug} created (id {tenant.id})")
 
@@ -106,6 +108,29 @@ def register(app: Flask) -> None:
                 click.echo(f"  {message}")
         else:
             click.echo(f"rollup of {period} queued as job {done.job_id}")
+
+    @app.cli.group("reminders")
+    def reminders():
+        """Overdue invoice reminders."""
+
+    @reminders.command("send")
+    @click.option("--on", "on", default=None, help="The day, YYYY-MM-DD (default: today, UTC).")
+    @reports_domain_errors
+    def reminders_send(on):
+        """Queue the reminders due as of a day: each stage of REMINDER_DAYS once per invoice."""
+        from .clock import today
+        from .errors import ValidationError
+        from .services import mail
+        from .services.validation import FieldError, iso_date
+
+        try:
+            day = iso_date(on) if on is not None else today()
+        except FieldError as exc:
+            raise ValidationError({"on": str(exc)}) from None
+        run = mail.send_reminders(day)
+        click.echo(f"{day.isoformat()}: {run.queued} reminder(s) queued"
+                   + (f", {run.not_sent} not sent (no billing email)" if run.not_sent else "")
+                   + (f", {run.skipped} earlier stage(s) skipped" if run.skipped else ""))
 
     @app.cli.group("provider")
     def provider():

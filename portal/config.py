@@ -30,6 +30,17 @@ def from_environment(instance_path: str) -> dict:
             "SELLER_ADDRESS", "Level 9, 1 Demo Place\nSydney NSW 2000\nAustralia"
         ).replace("\\n", "\n"),
         "SELLER_EMAIL": os.environ.get("SELLER_EMAIL", "billing@arcadia.example.com"),
+        # Outgoing mail over SMTP. Without MAIL_SERVER nothing is sent: each message is
+        # recorded as not sent (the admins' outbox shows it). MAIL_USE_TLS means STARTTLS.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT") or (587 if _flag("MAIL_USE_TLS") else 25)),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or None,  # None: SELLER_NAME <SELLER_EMAIL>
+        "MAIL_TIMEOUT_SECONDS": float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10")),
+        # Days after an invoice's due date on which an overdue one gets a reminder.
+        "REMINDER_DAYS": reminder_days(os.environ.get("REMINDER_DAYS", "1,7,14")),
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
         # Webhooks: a delivery not answered with a 2xx within the timeout is retried after each
@@ -60,6 +71,21 @@ def from_environment(instance_path: str) -> dict:
 def _delays(value: str) -> list[int]:
     """"60,300" → [60, 300] (seconds); an empty value means no retries."""
     return [int(part) for part in value.split(",") if part.strip()]
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def reminder_days(value: str) -> tuple[int, ...]:
+    """``"1,7,14"`` → (1, 7, 14): distinct whole days after the due date, at least 1."""
+    try:
+        days = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise ValueError(f"REMINDER_DAYS must be whole numbers of days, like 1,7,14 (got {value!r})") from None
+    if any(day < 1 or day > 3650 for day in days):
+        raise ValueError(f"REMINDER_DAYS must be days from 1 to 3650 (got {value!r})")
+    return tuple(days)
 
 
 def _database_url(url: str) -> str:

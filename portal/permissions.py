@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tokens.manage": ADMIN_ONLY,  # see and revoke anyone's tokens (the CLI's `tokens revoke`)
     "audit.read": ADMIN_ONLY,
     "users.manage": TENANT_WRITERS,  # a tenant_admin its own tenant's users only
+    "mail.read": ADMIN_ONLY,  # the outbox and an invoice's messages
 }
 
 

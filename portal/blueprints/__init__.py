@@ -3,8 +3,8 @@
 
 def register_blueprints(app) -> None:
     from ..extensions import csrf
-    from . import (auth, billing, catalog, deployments, exports, invoices, main, provider, quotes,
-                   tenants, webhooks)
+    from . import (auth, billing, catalog, deployments, exports, invoices, main, outbox, provider,
+                   quotes, tenants, webhooks)
     from .api import api_bp, health_bp
     from . import audit, tokens
 
@@ -21,6 +21,7 @@ def register_blueprints(app) -> None:
     app.register_blueprint(provider.bp)
     app.register_blueprint(tokens.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(outbox.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     # Bearer-token requests carry no cookie for a forged form to ride on: no CSRF token.

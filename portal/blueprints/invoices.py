@@ -2,13 +2,13 @@
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from ..auth import current_actor, requires
+from ..auth import can, current_actor, requires
 from ..clock import last_month
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..queue import describe, fetch
-from ..services import accounts, documents, invoices
+from ..services import accounts, documents, invoices, mail
 from ..services import rollup as rollups
 from ..services.paging import parse_page
 
@@ -75,11 +75,15 @@ def show(invoice_id):
 
 
 def _detail(invoice, error: str | None = None) -> dict:
+    admin = can(current_actor(), "mail.read")
     return {
         "invoice": invoice,
         "groups": invoices.grouped_lines(invoice),
         "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]],
         "error": error,
+        # Admins see every email about the invoice: to, subject, status, when, why not.
+        "messages": mail.messages_for_invoice(invoice.id) if admin else None,
+        "body_visible": mail.body_visible,
     }
 
 
@@ -95,8 +99,12 @@ def transition(invoice_id):
         error, status = exc.message, exc.status
     if is_htmx():
         # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).
-        return render_template("invoices/_header.html", **_detail(invoice, error)), (
-            200 if status == 409 else status)
+        # The messages section follows out of band: issuing has just queued an email.
+        detail = _detail(invoice, error)
+        html = render_template("invoices/_header.html", **detail)
+        if detail["messages"] is not None:
+            html += render_template("invoices/_messages.html", oob=True, **detail)
+        return html, (200 if status == 409 else status)
     if error:
         return render_template("invoices/show.html", **_detail(invoice, error)), status
     return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)

@@ -23,7 +23,8 @@ def edit(tenant_id):
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
     errors, form = {}, {"name": tenant.name, "billing_name": tenant.billing_name,
-                        "billing_address": tenant.billing_address, "abn": tenant.abn or ""}
+                        "billing_address": tenant.billing_address,
+                        "billing_email": tenant.billing_email or "", "abn": tenant.abn or ""}
     if request.method == "POST":
         form = {k: request.form.get(k, "") for k in accounts.TENANT_PROFILE_FIELDS}
         try:

@@ -3,6 +3,7 @@ from .catalog import Addon, Plan, PlanItem, PlanVersion
 from .deployments import Deployment, DeploymentTransition, Subscription, SubscriptionAddon
 from .idempotency import IdempotencyKey
 from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
+from .mail import MailMessage
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
 from .usage import UsageEvent
@@ -12,7 +13,7 @@ __all__ = [
     "DriftItem", "ProviderBalance", "ProviderCostLine", "ProviderResource", "SyncRun",
     "IdempotencyKey",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
-    "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "Plan", "PlanItem",
+    "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "MailMessage", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
     "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
 ]

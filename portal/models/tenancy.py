@@ -25,6 +25,8 @@ class Tenant(db.Model):
     billing_name: Mapped[str] = mapped_column(String(200))
     billing_address: Mapped[str] = mapped_column(Text, default="")
     abn: Mapped[str | None] = mapped_column(String(14))
+    # Where its invoices, credit notes and reminders are emailed (none: recorded as not sent).
+    billing_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = timestamp_now()
 
 

@@ -35,7 +35,9 @@ def user_by_email(email: str) -> User | None:
 
 def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
-                  actor: User | None = None) -> Tenant:
+                  billing_email: str | None = None, actor: User | None = None) -> Tenant:
+    from .validation import FieldError, email_address
+
     errors = {}
     if not _SLUG.match(slug or ""):
         errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
@@ -44,6 +46,13 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
     abn, abn_error = _checked_abn(abn)
     if abn_error:
         errors["abn"] = abn_error
+    if billing_email is not None and (not isinstance(billing_email, str) or billing_email.strip()):
+        try:
+            billing_email = email_address(billing_email)
+        except FieldError as exc:
+            errors["billing_email"] = str(exc)
+    else:
+        billing_email = None
     if errors:
         raise ValidationError(errors)
     if tenant_by_slug(slug):
@@ -54,6 +63,7 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
         billing_name=(billing_name or name).strip(),
         billing_address=billing_address,
         abn=abn,
+        billing_email=billing_email,
     )
     db.session.add(tenant)
     db.session.flush()
@@ -63,7 +73,7 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
 
 
 _ABN = re.compile(r"^\d{11}$")
-TENANT_PROFILE_FIELDS = {"name", "billing_name", "billing_address", "abn"}
+TENANT_PROFILE_FIELDS = {"name", "billing_name", "billing_address", "billing_email", "abn"}
 
 
 def normalise_abn(value: str) -> str:
@@ -92,7 +102,7 @@ def _checked_abn(value: str | None) -> tuple[str | None, str | None]:
 
 def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
-    from .validation import Fields, text
+    from .validation import Fields, email_address, text
 
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
@@ -101,6 +111,11 @@ def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     name = fields.get("name", text)
     billing_name = fields.get("billing_name", text)
     address = fields.get("billing_address", lambda v: text(v, 1000))
+    billing_email = data.get("billing_email")
+    if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
+        billing_email = None  # optional: without one, its mail is recorded as not sent
+    else:
+        billing_email = fields.get("billing_email", email_address)
     raw_abn = data.get("abn")
     abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
                       else (None, "must be a string"))
@@ -108,9 +123,12 @@ def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
         fields.add("abn", abn_error)
     fields.done()
     before = {"name": tenant.name, "billing_name": tenant.billing_name,
-              "billing_address": tenant.billing_address, "abn": tenant.abn}
+              "billing_address": tenant.billing_address, "billing_email": tenant.billing_email,
+              "abn": tenant.abn}
     tenant.name, tenant.billing_name, tenant.billing_address, tenant.abn = name, billing_name, address, abn
-    after = {"name": name, "billing_name": billing_name, "billing_address": address, "abn": abn}
+    tenant.billing_email = billing_email
+    after = {"name": name, "billing_name": billing_name, "billing_address": address,
+             "billing_email": billing_email, "abn": abn}
     audit.record(actor, "tenant.update", "tenant", tenant.id,
                  changed={k: [before[k], after[k]] for k in after if before[k] != after[k]})
     db.session.commit()

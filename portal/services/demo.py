@@ -24,6 +24,7 @@ DEMO_TENANTS = [
         "billing_name": "Acme AI Pty Ltd",
         "billing_address": "Level 3, 12 Example Street\nSydney NSW 2000\nAustralia",
         "abn": "51 824 753 556",
+        "billing_email": "accounts@acme.example.com",
     },
     {
         "slug": "globex",
@@ -31,6 +32,7 @@ DEMO_TENANTS = [
         "billing_name": "Globex Research Pty Ltd",
         "billing_address": "88 Sample Road\nMelbourne VIC 3000\nAustralia",
         "abn": None,
+        "billing_email": "billing@globex.example.com",
     },
 ]
 DEMO_USERS = [
@@ -64,6 +66,7 @@ def load_demo() -> list[str]:
                 billing_name=spec["billing_name"],
                 billing_address=spec["billing_address"],
                 abn=spec["abn"],
+                billing_email=spec["billing_email"],
             )
             done.append(f"created tenant {spec['slug']}")
     for email, role, tenant in DEMO_USERS:

@@ -16,7 +16,7 @@ from ..permissions import check
 from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
-from . import audit, webhooks
+from . import audit, mail, webhooks
 from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
 
@@ -62,6 +62,8 @@ def issue(invoice: Invoice) -> None:
     invoice.status = ISSUED
     invoice.issued_on = today()
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    # Emailed to the tenant once committed (the caller then calls ``mail.dispatch()``).
+    mail.queue_invoice_issued(invoice)
     emit_invoice_event("invoice.issued", invoice)
 
 
@@ -105,6 +107,7 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
                  number=locked.number)
     db.session.commit()
     webhooks.dispatch()
+    mail.dispatch()  # the issued invoice's email: on the worker, never undoing the issue
     if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
         request_pdf(locked.id)
     return locked

@@ -35,7 +35,7 @@ from ..models import (
     User,
 )
 from ..models.invoices import DRAFT, VOID
-from . import audit, webhooks
+from . import audit, mail, webhooks
 from .invoices import issue, parse_period, tax_rule
 from .usage import usage_by_deployment, usage_for_period
 
@@ -240,6 +240,7 @@ def _write_invoice(tenant_id: int, slug: str, period_start, period_end, plan, fo
     except IntegrityError:
         db.session.rollback()
         return "skipped", None, None
+    mail.dispatch()  # an auto-issued invoice's email
     return outcome, invoice.id, None
 
 

@@ -74,6 +74,31 @@ def text(value: Any, max_length: int = 200) -> str:
     return value
 
 
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def email_address(value: Any) -> str:
+    """An address mail can be sent to: ``local@domain.tld``, plain ASCII (no quoted local
+    parts, no IP literals, nothing that could break out of a header). The domain is
+    lowercased; reserved domains such as ``.test`` are accepted (no DNS lookup is made)."""
+    if not isinstance(value, str):
+        raise FieldError("must be a string")
+    value = value.strip()
+    if not value:
+        raise FieldError("must not be empty")
+    if len(value) > 254:
+        raise FieldError("must be at most 254 characters")
+    local, at, domain = value.rpartition("@")
+    domain = domain.lower()
+    labels = domain.split(".")
+    if (not at or len(local) > 64 or not _LOCAL_PART.match(local) or len(labels) < 2
+            or not all(_DOMAIN_LABEL.match(label) for label in labels)
+            or not re.match(r"^(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$", labels[-1])):
+        raise FieldError("is not an email address (like accounts@example.com)")
+    return f"{local}@{domain}"
+
+
 def iso_date(value: Any) -> date:
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise FieldError("must be a date as YYYY-MM-DD")
