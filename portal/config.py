@@ -30,6 +30,7 @@ def from_environment(instance_path: str) -> dict:
         ).replace("\\n", "\n"),
         "SELLER_EMAIL": os.environ.get("SELLER_EMAIL", "billing@arcadia.example.com"),
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
+        "CREDIT_NOTE_NUMBER_PREFIX": os.environ.get("CREDIT_NOTE_NUMBER_PREFIX", "CN-"),
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
         # When true, the rollup issues the invoices it creates instead of leaving drafts.
         "ROLLUP_AUTO_ISSUE": os.environ.get("ROLLUP_AUTO_ISSUE", "") in ("1", "true", "yes"),

@@ -4,10 +4,11 @@ from datetime import date, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, not_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..billing.proration import next_month_start
+from ..billing.quote import TAX
 from ..billing.rollup import TaxRule
 from ..clock import today
 from ..errors import Conflict, ValidationError
@@ -58,10 +59,18 @@ def issue(invoice: Invoice) -> None:
         "bill_to": {"name": tenant.billing_name, "address": tenant.billing_address,
                     "abn": tenant.abn},
     }
+    # …and the tax it was issued with: the rate its tax line was computed at.
+    invoice.tax_name = config["TAX_NAME"]
+    built_rate = db.session.scalar(select(InvoiceLine.qty).where(
+        InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == TAX).limit(1))
+    invoice.tax_rate = built_rate if built_rate is not None else config["TAX_RATE"]
     invoice.number = _next_invoice_number()
     invoice.status = ISSUED
     invoice.issued_on = today()
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    from .payments import apply_credit_on_issue  # a credit balance pays what it can of it
+
+    apply_credit_on_issue(invoice)
 
 
 def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> Invoice:
@@ -84,16 +93,23 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
             {"to": f"allowed: {', '.join(allowed) or 'none'}"},
         )
     previous = locked.status
+    payment = None
     if to == ISSUED:
         issue(locked)
     elif to == PAID:
-        locked.status, locked.paid_on = PAID, today()
+        from .payments import pay_in_full  # one payment of the whole amount due, dated today
+
+        payment = pay_in_full(locked, user)
     else:
         locked.status, locked.voided_on = VOID, today()
     audit.record(user, f"invoice.{to}", "invoice", locked.id, **{"from": previous},
                  number=locked.number)
     db.session.commit()
-    if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
+    if payment is not None:
+        from .payments import payment_recorded
+
+        payment_recorded(payment)
+    elif to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
         request_pdf(locked.id)
     return locked
 
@@ -121,8 +137,16 @@ def get_invoice(user: User, invoice_id: int) -> Invoice:
     return get_visible(Invoice, invoice_id, user, visible=_tenant_may_see, what="invoice")
 
 
+def overdue_clause(on: date):
+    """SQL for "issued, owes more than 0, due before ``on``": the list filter's rule, the
+    same as ``Invoice.is_overdue``."""
+    owes = (Invoice.total_cents - Invoice.amount_paid_cents - Invoice.amount_credited_cents
+            - Invoice.credit_applied_cents)
+    return and_(Invoice.status == ISSUED, Invoice.due_on < on, owes > 0)
+
+
 def invoice_query(user: User, tenant_slug: str | None = None, period: str | None = None,
-                  status: str | None = None):
+                  status: str | None = None, overdue: str | None = None):
     query = (
         select(Invoice)
         .join(Tenant, Invoice.tenant_id == Tenant.id)
@@ -145,6 +169,11 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
         if status not in INVOICE_STATES:
             errors["status"] = f"must be one of {', '.join(INVOICE_STATES)}"
         query = query.where(Invoice.status == status)
+    if overdue:
+        if overdue not in ("true", "false"):
+            errors["overdue"] = "must be true or false"
+        clause = overdue_clause(today())
+        query = query.where(clause if overdue == "true" else not_(clause))
     if errors:
         raise ValidationError(errors)
     return query

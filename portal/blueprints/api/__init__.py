@@ -31,4 +31,4 @@ def json_body() -> dict:
     return data
 
 
-from . import catalog, deployments, health, invoices, provider, quotes  # noqa: E402,F401  (routes register on import)
+from . import catalog, credit_notes, deployments, health, invoices, payments, provider, quotes  # noqa: E402,F401  (routes register on import)
