@@ -3,7 +3,7 @@
 
 def register_blueprints(app) -> None:
     from ..extensions import csrf
-    from . import auth, catalog, deployments, invoices, main, provider, quotes, tenants
+    from . import auth, catalog, credit_notes, deployments, invoices, main, provider, quotes, tenants
     from .api import api_bp, health_bp
 
     app.register_blueprint(auth.bp)
@@ -12,6 +12,7 @@ def register_blueprints(app) -> None:
     app.register_blueprint(quotes.bp)
     app.register_blueprint(deployments.bp)
     app.register_blueprint(invoices.bp)
+    app.register_blueprint(credit_notes.bp)
     app.register_blueprint(tenants.bp)
     app.register_blueprint(provider.bp)
     app.register_blueprint(health_bp)

@@ -3,6 +3,7 @@
 The invoice used throughout: studio + storage_50gb for March 2026 → plan_base 5000,
 addon 750, GST 575, total 6325; issued on 2 April 2026, due 16 April.
 """
+import re
 from datetime import date
 
 import pytest
@@ -370,3 +371,46 @@ def test_a_tenant_sees_its_own_payments_and_credit_notes_and_never_anothers(admi
         "amount_cents": 1, "paid_on": "2026-04-10", "method": "card"}).status_code == 403
     assert tenant.post(f"/api/v1/invoices/{march['id']}/credit-notes", json={
         "reason": "r", "lines": []}).status_code == 403
+
+
+def test_the_pdf_says_what_is_owed_part_paid_then_paid(admin, acme, march):
+    iid = march["id"]
+    before = pdf_text(admin.get(f"/api/v1/invoices/{iid}/pdf").data)
+    assert "AMOUNT DUE" in before and "$63.25 AUD" in before and "Paid" not in before
+    pay(admin, iid, 2000, paid_on="2026-04-05")
+    part = pdf_text(admin.get(f"/api/v1/invoices/{iid}/pdf").data)  # the stored one went stale
+    assert "Tax invoice" in part
+    assert "Paid" in part and "-$20.00" in part and "5 April 2026" in part
+    assert re.search(r"Amount due\s+\$43\.25 AUD", part)
+    pay(admin, iid, 4325, paid_on="2026-04-12")
+    paid = pdf_text(admin.get(f"/api/v1/invoices/{iid}/pdf").data)
+    assert "Paid on 12 April 2026" in paid and "Paid in full on 12 April 2026" in paid
+    assert "amount due" not in paid.lower() and "$43.25 AUD" not in paid
+    assert "$70.64" not in paid and "$63.25 AUD" in paid  # the tax invoice's total stays
+
+
+def test_the_pdf_shows_credit_applied_and_the_credit_notes(admin, acme, march):
+    pay(admin, march["id"], 6325)
+    with freeze_time("2026-04-21"):
+        admin.post(f"/api/v1/invoices/{march['id']}/credit-notes", json={
+            "reason": "Goodwill", "lines": [{"line_id": lines_of(march)["plan_base"], "amount_cents": 1000}]})
+    april = invoice_for(admin, acme, "2026-04", issue_on="2026-05-02")
+    text = pdf_text(admin.get(f"/api/v1/invoices/{april['id']}/pdf").data)
+    assert "Credit applied" in text and "-$11.00" in text and "$52.25 AUD" in text
+    march_text = pdf_text(admin.get(f"/api/v1/invoices/{march['id']}/pdf").data)
+    assert "CN-000001" in march_text and "-$11.00" in march_text
+
+
+def test_an_issued_invoice_keeps_the_tax_name_and_rate_it_was_issued_with(app, admin, acme, march,
+                                                                          browser, monkeypatch):
+    monkeypatch.setitem(app.config, "TAX_NAME", "VAT")
+    monkeypatch.setitem(app.config, "TAX_RATE", __import__("decimal").Decimal("0.20"))
+    text = pdf_text(admin.get(f"/api/v1/invoices/{march['id']}/pdf").data)
+    assert "GST 10%" in text and "Total includes GST of $5.75" in text and "VAT" not in text
+    # Credit notes use the invoice's rate, not today's.
+    r = admin.post(f"/api/v1/invoices/{march['id']}/credit-notes", json={
+        "reason": "r", "lines": [{"line_id": lines_of(march)["addon"], "amount_cents": 750}]})
+    assert r.get_json()["tax_cents"] == 75
+    browser.login("admin@example.com")
+    html = browser.get(f"/invoices/{march['id']}").get_data(as_text=True)
+    assert "<th>GST</th>" in html and "VAT" not in html
