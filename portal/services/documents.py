@@ -1,12 +1,15 @@
-"""Rendered invoice PDFs: stored once per invoice state, re-rendered only when stale."""
+"""Rendered PDFs: invoices stored once per state (re-rendered when stale: a new state, a
+rebuild, or a payment or credit changing what they owe); adjustment notes on demand."""
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument, InvoiceLine, User
-from ..pdf import render_invoice_pdf
+from ..pdf import render_credit_note_pdf, render_invoice_pdf
+from .credit_notes import for_invoice, get_credit_note
 from .invoices import get_invoice
+from .payments import allocations_for, amount_due_cents, payments_of
 
 
 def _load(invoice_id: int) -> Invoice:
@@ -74,33 +77,19 @@ def pdf_for(user: User, invoice_id: int) -> tuple[Invoice, bytes]:
 
 def _settlement(invoice: Invoice) -> dict:
     """Money against the invoice, for its PDF: payments, credit notes, credit applied."""
-    from .credit_notes import for_invoice
-    from .payments import allocations_for, amount_due_cents
-
     if invoice.number is None:
         return {}
-    _, payments = list_payments_of(invoice)
     return {
-        "payments": payments,
+        "payments": payments_of(invoice),
         "credit_notes": for_invoice(invoice),
         "allocations": allocations_for(invoice),
         "amount_due_cents": amount_due_cents(invoice),
     }
 
 
-def list_payments_of(invoice: Invoice):
-    from ..models import Payment
-
-    return invoice, list(db.session.scalars(
-        select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.paid_on, Payment.id)))
-
-
 def credit_note_pdf_for(user: User, credit_note_id: int):
     """An adjustment note's PDF, rendered on demand: it never changes once issued except to
     say its refund was paid out, and rendering takes a fraction of a second."""
-    from ..pdf import render_credit_note_pdf
-    from .credit_notes import get_credit_note
-
     note = get_credit_note(user, credit_note_id)
     return note, render_credit_note_pdf(note)
 

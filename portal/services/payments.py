@@ -197,11 +197,15 @@ def payment_recorded(payment: Payment) -> None:
 # --- reading -----------------------------------------------------------------------------
 
 
-def list_payments(user: User, invoice_id: int) -> tuple[Invoice, list[Payment]]:
-    invoice = get_invoice(user, invoice_id)
-    rows = list(db.session.scalars(
+def payments_of(invoice: Invoice) -> list[Payment]:
+    return list(db.session.scalars(
         select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.paid_on, Payment.id)))
-    return invoice, rows
+
+
+def list_payments(user: User, invoice_id: int) -> tuple[Invoice, list[Payment]]:
+    """The payments of an invoice the user may see (another tenant's: 404)."""
+    invoice = get_invoice(user, invoice_id)
+    return invoice, payments_of(invoice)
 
 
 def allocations_for(invoice: Invoice) -> list[CreditAllocation]:
