@@ -92,6 +92,13 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
             + (f" (allowed: {', '.join(allowed)})" if allowed else f" ({locked.status} is final)"),
             {"to": f"allowed: {', '.join(allowed) or 'none'}"},
         )
+    if to == VOID and (locked.amount_paid_cents or locked.amount_credited_cents
+                       or locked.credit_applied_cents):
+        db.session.rollback()
+        raise Conflict(
+            f"invoice {locked.number} has payments, credit notes or credit applied against it; "
+            "correct it with a credit note instead of voiding it",
+            {"to": "an invoice with money against it cannot be voided"})
     previous = locked.status
     payment = None
     if to == ISSUED:

@@ -108,6 +108,13 @@ def test_payments_on_a_draft_or_void_invoice_are_409(admin, acme, march):
     assert r.status_code == 409 and "is void" in r.get_json()["error"]["message"]
 
 
+def test_an_invoice_with_money_against_it_cannot_be_voided(admin, march):
+    pay(admin, march["id"], 100)
+    r = admin.post(f"/api/v1/invoices/{march['id']}/transition", json={"to": "void"})
+    assert r.status_code == 409 and "credit note instead" in r.get_json()["error"]["message"]
+    assert admin.get(f"/api/v1/invoices/{march['id']}").get_json()["status"] == "issued"
+
+
 def test_the_paid_transition_records_the_whole_amount_due_dated_today(admin, march):
     pay(admin, march["id"], 325)
     with freeze_time("2026-04-22 08:00:00"):
