@@ -237,7 +237,7 @@ def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str |
     if tenant_slug:
         query = query.where(Tenant.slug == tenant_slug)
     if invoice:
-        if not invoice.isdigit() or len(invoice) > 12:
+        if not invoice.isdigit() or len(invoice) > 10 or int(invoice) > 2**31 - 1:
             raise ValidationError({"invoice": "must be an invoice id"})
         query = query.where(CreditNote.invoice_id == int(invoice))
     return query

@@ -421,3 +421,28 @@ def test_an_issued_invoice_keeps_the_tax_name_and_rate_it_was_issued_with(app, a
     browser.login("admin@example.com")
     html = browser.get(f"/invoices/{march['id']}").get_data(as_text=True)
     assert "<th>GST</th>" in html and "VAT" not in html
+
+
+HUGE = 10**30
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("get", f"/api/v1/credit-notes/{HUGE}", None),
+    ("get", f"/api/v1/credit-notes/{HUGE}/pdf", None),
+    ("get", f"/api/v1/invoices/{HUGE}/payments", None),
+    ("get", "/api/v1/credit-notes?invoice=99999999999", None),
+    ("get", "/api/v1/credit-notes?page=0", None),
+    ("post", f"/api/v1/invoices/{HUGE}/payments", {"amount_cents": 1, "paid_on": "2026-04-10", "method": "card"}),
+    ("post", f"/api/v1/credit-notes/{HUGE}/refund", {}),
+    ("post", "/api/v1/invoices/{id}/payments", {"amount_cents": HUGE, "paid_on": "2026-04-10", "method": "card"}),
+    ("post", "/api/v1/invoices/{id}/payments", {"amount_cents": 1, "paid_on": "0001-01-01", "method": "card",
+                                                "reference": "x" * 10_000}),
+    ("post", "/api/v1/invoices/{id}/credit-notes", {"reason": "r", "lines": [{"line_id": HUGE, "amount_cents": 1}]}),
+    ("post", "/api/v1/invoices/{id}/credit-notes", {"reason": "r", "lines": [{"line_id": 1, "amount_cents": HUGE}]}),
+    ("post", "/api/v1/invoices/{id}/credit-notes", {"reason": "r" * 5000, "lines": [[1, 2]]}),
+])
+def test_hostile_input_is_4xx_with_the_error_shape(admin, march, method, path, body):
+    path = path.replace("{id}", str(march["id"]))
+    r = admin.get(path) if method == "get" else admin.post(path, json=body)
+    assert 400 <= r.status_code < 500, (path, r.status_code)
+    assert set(r.get_json()["error"]) == {"code", "message", "fields"}
