@@ -191,8 +191,13 @@ def transition(invoice_id):
         error, status = exc.message, exc.status
     if is_htmx():
         # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).
-        return render_template("invoices/_header.html", **_detail(invoice, error)), (
-            200 if status == 409 else status)
+        # Payments, credit notes and their forms follow out of band: issuing or marking
+        # paid changes them too.
+        html = render_template("invoices/_header.html", **_detail(invoice, error))
+        if not error:
+            html += render_template("invoices/_money.html", oob=True, **_detail(invoice),
+                                    **_money(invoice))
+        return html, (200 if status == 409 else status)
     if error:
         return render_template("invoices/show.html", **_detail(invoice, error), **_money(invoice)), status
     return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)

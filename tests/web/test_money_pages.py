@@ -132,3 +132,14 @@ def test_the_list_filters_overdue_invoices(browser, world):
     assert "Acme AI" in text and "Globex" not in text and "overdue" in text
     full = browser.get("/invoices/").get_data(as_text=True)
     assert 'name="overdue"' in full
+
+
+@freeze_time("2026-04-21 10:00:00")
+def test_marking_paid_through_htmx_also_refreshes_the_payments(browser, world):
+    browser.login("admin@example.com")
+    r = browser.post(f"/invoices/{world['ids']['acme']}/transition", htmx=True, data={"to": "paid"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and html.lstrip().startswith('<section id="invoice-header"')
+    assert '<div id="invoice-money" hx-swap-oob="true">' in html
+    assert "2026-04-21" in html and "Marked paid" in html and "$63.25 AUD" in html
+    assert "Record payment" not in html and "Issue credit note" in html
