@@ -42,6 +42,7 @@ def from_environment(instance_path: str) -> dict:
         # Days after an invoice's due date on which an overdue one gets a reminder.
         "REMINDER_DAYS": reminder_days(os.environ.get("REMINDER_DAYS", "1,7,14")),
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
+        "CREDIT_NOTE_NUMBER_PREFIX": os.environ.get("CREDIT_NOTE_NUMBER_PREFIX", "CN-"),
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
         # Webhooks: a delivery not answered with a 2xx within the timeout is retried after each
         # of these delays, then marked failed; a lease stops two workers sending one at once.

@@ -30,14 +30,51 @@ class Section:
         return sum(line.amount_cents for line in self.lines)
 
 
-def render_invoice_pdf(invoice, *, draft: bool) -> bytes:
-    """Render `invoice` (a portal.models.Invoice with .lines and .tenant loaded) to PDF bytes."""
+METHOD_LABELS = {"bank_transfer": "Bank transfer", "card": "Card", "other": "Other"}
+
+
+def render_invoice_pdf(invoice, *, draft: bool, settlement: dict | None = None) -> bytes:
+    """Render `invoice` (a portal.models.Invoice with .lines and .tenant loaded) to PDF bytes.
+    ``settlement``: its payments, credit notes and credit allocations (what it says it owes)."""
+    html = render_template("invoices/pdf.html", **_context(invoice, draft), **_money(invoice, settlement or {}))
+    return _write_pdf(html)
+
+
+def render_credit_note_pdf(note) -> bytes:
+    """An adjustment note: its number, the original invoice's number and date, the invoice's
+    snapshotted seller and bill-to, the lines credited, the GST adjusted and the total."""
+    invoice = note.invoice
+    seller, bill_to = _parties(invoice)
+    html = render_template(
+        "credit_notes/pdf.html", note=note, invoice=invoice,
+        seller={**seller, "address": _address_lines(seller["address"])},
+        bill_to={**bill_to, "address": _address_lines(bill_to["address"])},
+        tax_name=invoice.tax_name or current_app.config["TAX_NAME"],
+        symbol=CURRENCY_SYMBOLS.get(note.currency, ""), amount=format_cents, long_date=long_date)
+    return _write_pdf(html)
+
+
+def _write_pdf(html: str) -> bytes:
     import weasyprint  # slow to import: only when a PDF is actually rendered
 
-    html = render_template("invoices/pdf.html", **_context(invoice, draft))
     return weasyprint.HTML(
         string=html, base_url=STATIC_FOLDER, url_fetcher=_local_only
     ).write_pdf()
+
+
+def _money(invoice, settlement: dict) -> dict:
+    """What the invoice says it owes: paid, credited, credit applied, still due."""
+    paid = invoice.amount_paid_cents or 0
+    return {
+        "settled": invoice.status == "paid" and invoice.paid_on is not None,
+        "paid_cents": paid,
+        "credited_cents": invoice.amount_credited_cents or 0,
+        "applied_cents": invoice.credit_applied_cents or 0,
+        "amount_due_cents": settlement.get("amount_due_cents", invoice.amount_due_cents),
+        "payments": settlement.get("payments", []),
+        "credit_notes": settlement.get("credit_notes", []),
+        "method_label": lambda method: METHOD_LABELS.get(method, method),
+    }
 
 
 def _parties(invoice) -> tuple[dict, dict]:
@@ -59,8 +96,9 @@ def _context(invoice, draft: bool) -> dict:
     seller, bill_to = _parties(invoice)
     lines = sorted(invoice.lines, key=lambda line: line.position)
     tax_lines = [line for line in lines if line.kind == TAX]
-    rate = Decimal(config["TAX_RATE"])
-    tax_name = config["TAX_NAME"]
+    # An issued invoice keeps the tax it was issued with; a draft shows today's.
+    rate = Decimal(invoice.tax_rate if invoice.tax_rate is not None else config["TAX_RATE"])
+    tax_name = invoice.tax_name or config["TAX_NAME"]
     return {
         "invoice": invoice,
         "draft": draft,

@@ -33,3 +33,14 @@ def format_cents(cents: int, symbol: str = "") -> str:
 def cents_from_units(amount: Decimal) -> int:
     """An amount in currency units (Decimal("12.345")) as integer cents, half-up."""
     return round_half_up(amount * 100)
+
+
+def cents_from_text(text: str) -> int | None:
+    """What a person types in a form ("43.25", "1,234.5", "$12") as integer cents, or None
+    when it is not an amount with at most two decimals. Exact: Decimal, never float."""
+    import re
+
+    cleaned = (text or "").strip().replace(",", "").lstrip("$").strip()
+    if not re.fullmatch(r"[0-9]{1,13}(\.[0-9]{1,2})?", cleaned):
+        return None
+    return int(Decimal(cleaned) * 100)

@@ -3,8 +3,8 @@
 
 def register_blueprints(app) -> None:
     from ..extensions import csrf
-    from . import (auth, billing, catalog, deployments, exports, invoices, main, outbox, provider,
-                   quotes, tenants, webhooks)
+    from . import (auth, billing, catalog, credit_notes, deployments, exports, invoices, main,
+                   outbox, provider, quotes, tenants, webhooks)
     from .api import api_bp, health_bp
     from . import audit, tokens
 
@@ -17,6 +17,7 @@ def register_blueprints(app) -> None:
     app.register_blueprint(exports.bp)
     app.register_blueprint(billing.bp)
     app.register_blueprint(webhooks.bp)
+    app.register_blueprint(credit_notes.bp)
     app.register_blueprint(tenants.bp)
     app.register_blueprint(provider.bp)
     app.register_blueprint(tokens.bp)

@@ -1,14 +1,17 @@
 """Invoice pages, the rollup button with its progress, PDF downloads."""
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from ..auth import can, current_actor, requires
-from ..clock import last_month
+from ..billing.money import cents_from_text, format_cents
+from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
+from ..models.payments import PAYMENT_METHODS
 from ..queue import describe, fetch
-from ..services import accounts, documents, invoices, mail
+from ..services import accounts, credit_notes, documents, invoices, mail, payments
+from ..templating import money
 from ..services import rollup as rollups
 from ..services.paging import parse_page
 
@@ -22,7 +25,8 @@ ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
 def index():
     user = current_actor()
     filters = {"period": request.args.get("period") or None,
-               "status": request.args.get("status") or None}
+               "status": request.args.get("status") or None,
+               "overdue": request.args.get("overdue") or None}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant") or None
     errors, rows, more, page = {}, [], False, 1
@@ -37,7 +41,7 @@ def index():
         invoices=rows, more=more, page_number=page, errors=errors, filters=filters,
         states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
         tenants=accounts.list_tenants() if user.is_platform_admin else [],
-        default_period=last_month())
+        default_period=last_month(), today=today())
 
 
 @bp.post("/rollup")
@@ -71,7 +75,7 @@ def rollup_progress(job_id):
 @requires("invoices.read")
 def show(invoice_id):
     invoice = invoices.get_invoice(current_actor(), invoice_id)
-    return render_template("invoices/show.html", **_detail(invoice))
+    return render_template("invoices/show.html", **_detail(invoice), **_money(invoice))
 
 
 def _detail(invoice, error: str | None = None) -> dict:
@@ -84,7 +88,99 @@ def _detail(invoice, error: str | None = None) -> dict:
         # Admins see every email about the invoice: to, subject, status, when, why not.
         "messages": mail.messages_for_invoice(invoice.id) if admin else None,
         "body_visible": mail.body_visible,
+        "amount_due": payments.amount_due_cents(invoice),
+        "overdue": payments.is_overdue(invoice),
     }
+
+
+def _money(invoice, payment_errors=None, payment_form=None, credit_errors=None,
+           credit_form=None) -> dict:
+    """Payments, credit notes and credit applied on the invoice page, with the admin forms."""
+    _, rows = payments.list_payments(current_actor(), invoice.id)
+    return {
+        "payments": rows,
+        "credit_notes": credit_notes.for_invoice(invoice),
+        "allocations": payments.allocations_for(invoice),
+        "methods": PAYMENT_METHODS,
+        "creditable": _creditable(invoice),
+        "payment_errors": payment_errors or {}, "payment_form": payment_form or {},
+        "credit_errors": credit_errors or {}, "credit_form": credit_form or {},
+        "today": today().isoformat(),
+        "amount_due_text": format_cents(payments.amount_due_cents(invoice)).replace(",", ""),
+    }
+
+
+def _creditable(invoice):
+    """(line, cents still creditable) for each non-tax line."""
+    done = credit_notes.credited_by_line(invoice.id)
+    return [(line, line.amount_cents - done[line.id]) for line in invoice.lines if line.kind != "tax"]
+
+
+def _form_cents(raw: str | None, field: str, errors: dict) -> int | None:
+    cents = cents_from_text(raw or "")
+    if cents is None:
+        errors[field] = "must be an amount such as 43.25"
+    return cents
+
+
+@bp.post("/<int:invoice_id>/payments")
+@requires("invoices.read")  # 404 for what the user may not see comes before 403
+def record_payment(invoice_id):
+    user = current_actor()
+    invoice = invoices.get_invoice(user, invoice_id)
+    form = request.form.to_dict()
+    errors: dict[str, str] = {}
+    try:
+        cents = _form_cents(form.get("amount"), "amount_cents", errors)
+        if errors:
+            raise ValidationError(errors)
+        payments.record_payment(user, invoice_id, {
+            "amount_cents": cents, "paid_on": form.get("paid_on", ""),
+            "method": form.get("method", ""), "reference": form.get("reference") or None})
+    except (Conflict, ValidationError) as exc:
+        invoice = invoices.get_invoice(user, invoice_id)
+        return render_template("invoices/show.html", **_detail(invoice),
+                               **_money(invoice, payment_errors=exc.fields or {"amount_cents": exc.message},
+                                        payment_form=form)), exc.status
+    flash(f"Payment of {money(cents, invoice.currency)} recorded.", "ok")
+    return redirect(url_for("invoices.show", invoice_id=invoice_id), 303)
+
+
+@bp.post("/<int:invoice_id>/credit-notes")
+@requires("invoices.read")
+def issue_credit_note(invoice_id):
+    user = current_actor()
+    invoice = invoices.get_invoice(user, invoice_id)
+    form = request.form.to_dict()
+    errors: dict[str, str] = {}
+    lines = []
+    for line in invoice.lines:
+        raw = (form.get(f"line_{line.id}") or "").strip()
+        if line.kind == "tax" or not raw or raw in ("0", "0.00"):
+            continue
+        cents = _form_cents(raw, f"line_{line.id}", errors)
+        lines.append({"line_id": line.id, "amount_cents": cents})
+    try:
+        if errors:
+            raise ValidationError(errors)
+        note = credit_notes.issue_credit_note(user, invoice_id, {
+            "reason": form.get("reason", ""), "lines": lines, "refund": form.get("refund") == "on"})
+    except (Conflict, ValidationError) as exc:
+        invoice = invoices.get_invoice(user, invoice_id)
+        fields = {_line_field(k, lines): v for k, v in exc.fields.items()} or {"lines": exc.message}
+        return render_template("invoices/show.html", **_detail(invoice),
+                               **_money(invoice, credit_errors=fields, credit_form=form)), exc.status
+    flash(f"Credit note {note.number} issued for {money(note.total_cents, note.currency)}.", "ok")
+    return redirect(url_for("credit_notes.show", credit_note_id=note.id), 303)
+
+
+def _line_field(key: str, lines: list[dict]) -> str:
+    """``lines[1].amount_cents`` → the form's ``line_<id>`` field it came from."""
+    if key.startswith("lines[") and "]" in key:
+        index = key[6:key.index("]")]
+        if index.isdigit() and int(index) < len(lines):
+            return f"line_{lines[int(index)]['line_id']}"
+    return key
 
 
 @bp.post("/<int:invoice_id>/transition")
@@ -99,14 +195,18 @@ def transition(invoice_id):
         error, status = exc.message, exc.status
     if is_htmx():
         # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).
-        # The messages section follows out of band: issuing has just queued an email.
+        # Payments, credit notes and their forms follow out of band (issuing or marking paid
+        # changes them too), and so do the messages: issuing has just queued an email.
         detail = _detail(invoice, error)
         html = render_template("invoices/_header.html", **detail)
+        if not error:
+            html += render_template("invoices/_money.html", oob=True, **_detail(invoice),
+                                    **_money(invoice))
         if detail["messages"] is not None:
             html += render_template("invoices/_messages.html", oob=True, **detail)
         return html, (200 if status == 409 else status)
     if error:
-        return render_template("invoices/show.html", **_detail(invoice, error)), status
+        return render_template("invoices/show.html", **_detail(invoice, error), **_money(invoice)), status
     return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)
 
 

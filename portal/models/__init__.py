@@ -4,6 +4,7 @@ from .deployments import Deployment, DeploymentTransition, Subscription, Subscri
 from .idempotency import IdempotencyKey
 from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .mail import MailMessage
+from .payments import CreditAllocation, CreditNote, CreditNoteLine, Payment
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
 from .usage import UsageEvent
@@ -12,6 +13,7 @@ from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 __all__ = [
     "DriftItem", "ProviderBalance", "ProviderCostLine", "ProviderResource", "SyncRun",
     "IdempotencyKey",
+    "CreditAllocation", "CreditNote", "CreditNoteLine", "Payment",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "MailMessage", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -63,6 +64,10 @@ class Invoice(db.Model):
             sqlite_where=text("status <> 'void'"),
         ),
         Index("ix_invoices_period_status", "period_start", "status"),
+        CheckConstraint(
+            "amount_paid_cents >= 0 AND amount_credited_cents >= 0 AND credit_applied_cents >= 0",
+            name="settlement_not_negative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,11 +88,37 @@ class Invoice(db.Model):
     built_at: Mapped[datetime] = timestamp_now()  # when its lines were last (re)built
     # Seller and bill-to as they were when issued (None on drafts): the tax invoice's parties.
     parties: Mapped[dict | None] = mapped_column(JSON)
+    # The tax as issued (None on drafts): a later change of TAX_NAME or TAX_RATE never
+    # rewrites an issued tax invoice, and credit notes use the rate it was issued with.
+    tax_name: Mapped[str | None] = mapped_column(String(32))
+    tax_rate: Mapped[Decimal | None] = mapped_column(Numeric(7, 6))
+    # Money against it, kept under the invoice's row lock (see services/payments.py).
+    amount_paid_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_credited_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    credit_applied_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     tenant: Mapped[Tenant] = relationship()
     lines: Mapped[list["InvoiceLine"]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
     )
+
+    @property
+    def owed(self):
+        from ..billing.settlement import Owed
+
+        return Owed(self.total_cents, self.amount_paid_cents or 0,
+                    self.amount_credited_cents or 0, self.credit_applied_cents or 0)
+
+    @property
+    def amount_due_cents(self) -> int:
+        """What it still owes (0 for drafts and void ones: nothing is payable on them)."""
+        if self.status not in (ISSUED, PAID):
+            return 0
+        return self.owed.amount_due_cents
+
+    def is_overdue(self, on: date) -> bool:
+        return (self.status == ISSUED and self.due_on is not None and self.due_on < on
+                and self.amount_due_cents > 0)
 
 
 class InvoiceLine(db.Model):
@@ -130,6 +161,9 @@ class InvoiceDocument(db.Model):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     rendered_at: Mapped[datetime] = timestamp_now()
     source_built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What it says about money (paid, credited, credit applied, paid on): a payment or a
+    # credit note makes it stale, so it is rendered again.
+    source_state: Mapped[str | None] = mapped_column(String(200))
 
 
 class Counter(db.Model):

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -17,6 +17,7 @@ TENANT_ROLES = (TENANT_ADMIN, TENANT_VIEWER)
 
 class Tenant(db.Model):
     __tablename__ = "tenants"
+    __table_args__ = (CheckConstraint("credit_balance_cents >= 0", name="credit_balance"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
@@ -27,6 +28,8 @@ class Tenant(db.Model):
     abn: Mapped[str | None] = mapped_column(String(14))
     # Where its invoices, credit notes and reminders are emailed (none: recorded as not sent).
     billing_email: Mapped[str | None] = mapped_column(String(254))
+    # What credit notes took off settled invoices, waiting to be applied to the next ones.
+    credit_balance_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = timestamp_now()
 
 

@@ -4,10 +4,11 @@ from datetime import date, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import and_, not_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..billing.proration import next_month_start
+from ..billing.quote import TAX
 from ..billing.rollup import TaxRule
 from ..clock import today
 from ..errors import Conflict, ValidationError
@@ -58,13 +59,22 @@ def issue(invoice: Invoice) -> None:
         "bill_to": {"name": tenant.billing_name, "address": tenant.billing_address,
                     "abn": tenant.abn},
     }
+    # …and the tax it was issued with: the rate its tax line was computed at.
+    invoice.tax_name = config["TAX_NAME"]
+    built_rate = db.session.scalar(select(InvoiceLine.qty).where(
+        InvoiceLine.invoice_id == invoice.id, InvoiceLine.kind == TAX).limit(1))
+    invoice.tax_rate = built_rate if built_rate is not None else config["TAX_RATE"]
     invoice.number = _next_invoice_number()
     invoice.status = ISSUED
     invoice.issued_on = today()
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
+    # Events in the order they happen: issued, then (when a credit balance settles it) paid.
+    emit_invoice_event("invoice.issued", invoice)
+    from .payments import apply_credit_on_issue  # a credit balance pays what it can of it
+
+    apply_credit_on_issue(invoice)
     # Emailed to the tenant once committed (the caller then calls ``mail.dispatch()``).
     mail.queue_invoice_issued(invoice)
-    emit_invoice_event("invoice.issued", invoice)
 
 
 def emit_invoice_event(event_type: str, invoice: Invoice) -> None:
@@ -94,12 +104,21 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
             + (f" (allowed: {', '.join(allowed)})" if allowed else f" ({locked.status} is final)"),
             {"to": f"allowed: {', '.join(allowed) or 'none'}"},
         )
+    if to == VOID and (locked.amount_paid_cents or locked.amount_credited_cents
+                       or locked.credit_applied_cents):
+        db.session.rollback()
+        raise Conflict(
+            f"invoice {locked.number} has payments, credit notes or credit applied against it; "
+            "correct it with a credit note instead of voiding it",
+            {"to": "an invoice with money against it cannot be voided"})
     previous = locked.status
+    payment = None
     if to == ISSUED:
         issue(locked)
     elif to == PAID:
-        locked.status, locked.paid_on = PAID, today()
-        emit_invoice_event("invoice.paid", locked)
+        from .payments import pay_in_full  # one payment of the whole amount due, dated today
+
+        payment = pay_in_full(locked, user)
     else:
         locked.status, locked.voided_on = VOID, today()
         emit_invoice_event("invoice.voided", locked)
@@ -108,7 +127,11 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
     db.session.commit()
     webhooks.dispatch()
     mail.dispatch()  # the issued invoice's email: on the worker, never undoing the issue
-    if to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
+    if payment is not None:
+        from .payments import payment_recorded
+
+        payment_recorded(payment)
+    elif to in (ISSUED, VOID):  # the tax invoice PDF, or its VOID-marked copy
         request_pdf(locked.id)
     return locked
 
@@ -136,8 +159,16 @@ def get_invoice(user: User, invoice_id: int) -> Invoice:
     return get_visible(Invoice, invoice_id, user, visible=_tenant_may_see, what="invoice")
 
 
+def overdue_clause(on: date):
+    """SQL for "issued, owes more than 0, due before ``on``": the list filter's rule, the
+    same as ``Invoice.is_overdue``."""
+    owes = (Invoice.total_cents - Invoice.amount_paid_cents - Invoice.amount_credited_cents
+            - Invoice.credit_applied_cents)
+    return and_(Invoice.status == ISSUED, Invoice.due_on < on, owes > 0)
+
+
 def invoice_query(user: User, tenant_slug: str | None = None, period: str | None = None,
-                  status: str | None = None):
+                  status: str | None = None, overdue: str | None = None):
     query = (
         select(Invoice)
         .join(Tenant, Invoice.tenant_id == Tenant.id)
@@ -160,6 +191,11 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
         if status not in INVOICE_STATES:
             errors["status"] = f"must be one of {', '.join(INVOICE_STATES)}"
         query = query.where(Invoice.status == status)
+    if overdue:
+        if overdue not in ("true", "false"):
+            errors["overdue"] = "must be true or false"
+        clause = overdue_clause(today())
+        query = query.where(clause if overdue == "true" else not_(clause))
     if errors:
         raise ValidationError(errors)
     return query

@@ -30,6 +30,7 @@ from ..extensions import db
 from ..models import Invoice, MailMessage, Tenant
 from ..models.invoices import ISSUED
 from ..models.mail import (
+    CREDIT_NOTE_ISSUED,
     FAILED,
     FINAL_STATES,
     INVITATION,
@@ -52,6 +53,7 @@ NO_MAIL_SERVER = "no mail server configured (MAIL_SERVER is unset)"
 # A credit note's PDF is one more line here.
 ATTACHMENT_BUILDERS = {
     "invoice_pdf": "portal.services.mail:invoice_pdf",
+    "credit_note_pdf": "portal.services.mail:credit_note_pdf",
 }
 # Mails carrying a sign-in link: their body is shown in the outbox only when it could not
 # have reached anyone (no mail server: the demo), never once it went out.
@@ -175,6 +177,28 @@ def queue_invoice_issued(invoice: Invoice) -> MailMessage:
     return queue_document_email(
         INVOICE_ISSUED, to, subject, body, invoice_id=invoice.id, tenant_id=tenant.id,
         attachment=(invoice_filename(invoice), "invoice_pdf", invoice.id), not_sent_reason=why_not)
+
+
+def queue_credit_note_issued(note) -> MailMessage:
+    """Issuing a credit note emails the tenant its adjustment note, the PDF attached."""
+    from .documents import credit_note_filename
+
+    invoice = db.session.get(Invoice, note.invoice_id)
+    tenant = db.session.get(Tenant, note.tenant_id)
+    to, why_not = _recipient(tenant)
+    context = {**_invoice_context(invoice, tenant), "note": note}
+    subject = f"Adjustment note {note.number} for tax invoice {invoice.number} from {context['seller']}"
+    body = render_template("mail/credit_note_issued.txt", **context)
+    return queue_document_email(
+        CREDIT_NOTE_ISSUED, to, subject, body, invoice_id=invoice.id, tenant_id=tenant.id,
+        attachment=(credit_note_filename(note), "credit_note_pdf", note.id), not_sent_reason=why_not)
+
+
+def credit_note_pdf(credit_note_id: int) -> bytes:
+    from ..models import CreditNote
+    from .documents import render_credit_note_pdf
+
+    return render_credit_note_pdf(db.session.get(CreditNote, credit_note_id))
 
 
 def invoice_pdf(invoice_id: int) -> bytes:
@@ -310,10 +334,12 @@ def _describe(exc: Exception, config) -> str:
 
 
 def _owed_cents(invoice: Invoice) -> int:
-    """What the invoice still owes: the one rule reminders follow ("is it still owed?").
-    For now an issued invoice owes its total (paid and void owe nothing); once payments and
-    credit notes land this becomes ``invoice.amount_due_cents`` for an issued invoice."""
-    return invoice.total_cents if invoice.status == ISSUED else 0
+    """What the invoice still owes: the one rule reminders follow ("is it still owed?"):
+    an issued invoice's amount due (paid, credited or credit applied comes off it); paid,
+    void and draft ones owe nothing."""
+    from .payments import amount_due_cents
+
+    return amount_due_cents(invoice) if invoice.status == ISSUED else 0
 
 
 @dataclass

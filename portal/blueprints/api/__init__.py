@@ -72,5 +72,6 @@ def json_body() -> dict:
     return data
 
 
-from . import catalog, deployments, health, invoices, provider, quotes, webhooks  # noqa: E402,F401  (routes register on import)
+from . import (catalog, credit_notes, deployments, health, invoices, payments, provider,  # noqa: E402,F401
+               quotes, webhooks)  # (routes register on import)
 from . import audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)

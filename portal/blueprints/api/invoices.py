@@ -13,7 +13,7 @@ from . import api_bp, json_body, serializers
 @requires("invoices.read")
 def list_invoices():
     user = current_actor()
-    filters = {k: request.args.get(k) for k in ("period", "status")}
+    filters = {k: request.args.get(k) for k in ("period", "status", "overdue")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
     rows, next_page = page_of(invoices.invoice_query(user, **filters), *parse_page(request.args))

@@ -2,6 +2,7 @@
 from ...billing.quote import Line, Quote
 from ...jsonutil import number
 from ...models import Addon, Plan, PlanVersion
+from ...services import payments
 
 
 def line(item: Line) -> dict:
@@ -122,10 +123,50 @@ def invoice(inv, with_lines: bool = False) -> dict:
         "status": inv.status,
         "issued_on": inv.issued_on.isoformat() if inv.issued_on else None,
         "due_on": inv.due_on.isoformat() if inv.due_on else None,
+        "paid_on": inv.paid_on.isoformat() if inv.paid_on else None,
+        "amount_paid_cents": inv.amount_paid_cents or 0,
+        "amount_credited_cents": inv.amount_credited_cents or 0,
+        "credit_applied_cents": inv.credit_applied_cents or 0,
+        "amount_due_cents": payments.amount_due_cents(inv),
+        "overdue": payments.is_overdue(inv),
     }
     if with_lines:
-        body["lines"] = [line(x) for x in inv.lines]
+        body["lines"] = [{"id": x.id, **line(x)} for x in inv.lines]
     return body
+
+
+def payment(p) -> dict:
+    return {
+        "id": p.id,
+        "invoice_id": p.invoice_id,
+        "amount_cents": p.amount_cents,
+        "paid_on": p.paid_on.isoformat(),
+        "method": p.method,
+        "reference": p.reference,
+    }
+
+
+def credit_note(note) -> dict:
+    """The contract's shape, plus where its total went (``against_invoice_cents``,
+    ``to_balance_cents``, ``refund_cents``) and when a refund was paid out."""
+    return {
+        "id": note.id,
+        "number": note.number,
+        "invoice_id": note.invoice_id,
+        "tenant_id": note.tenant_id,
+        "reason": note.reason,
+        "issued_on": note.issued_on.isoformat(),
+        "currency": note.currency,
+        "subtotal_cents": note.subtotal_cents,
+        "tax_cents": note.tax_cents,
+        "total_cents": note.total_cents,
+        "lines": [{"line_id": x.invoice_line_id, "description": x.description,
+                   "amount_cents": x.amount_cents} for x in note.lines],
+        "against_invoice_cents": note.against_invoice_cents,
+        "to_balance_cents": note.to_balance_cents,
+        "refund_cents": note.refund_cents,
+        "refunded_on": note.refunded_on.isoformat() if note.refunded_on else None,
+    }
 
 
 def _iso(moment):
