@@ -5,6 +5,7 @@ from redis import Redis
 from sqlalchemy import select
 
 from portal import schedule
+from portal.queue import MESSAGES
 from portal.jobs.invoicing import scheduled_rollup
 from portal.models import Invoice, RollupRun
 from portal.services.rollup import missed_periods, roll_up_period
@@ -15,15 +16,67 @@ def utc(*args):
     return datetime(*args, tzinfo=timezone.utc)
 
 
-def test_the_monthly_rollup_is_due_at_three_utc_on_the_first(redis_queue):
+def _scheduled(conn):
+    scheduler = schedule.build(conn, "portal-tests")
+    return {job.id: (job.func_name, job.origin, job.meta["cron_string"], at)
+            for job, at in scheduler.get_jobs(with_times=True)}
+
+
+def test_recurring_jobs_are_registered_on_rq_scheduler_in_utc(redis_queue):
+    conn = Redis.from_url(redis_queue)
     with freeze_time("2026-04-15 12:00:00"):
-        cron = schedule.build(Redis.from_url(redis_queue), "portal-tests")
-    jobs = {job.name: job for job in cron.get_jobs()}
-    job = jobs["monthly-rollup"]
-    assert (job.cron, job.func_name) == ("0 3 1 * *", "portal.jobs.invoicing.scheduled_rollup")
-    assert job.next_enqueue_time == utc(2026, 5, 1, 3, 0)
-    assert jobs["hourly-inventory"].next_enqueue_time == utc(2026, 4, 15, 12, 5)
-    assert jobs["daily-billing"].next_enqueue_time == utc(2026, 4, 16, 4, 30)
+        schedule.register(schedule.build(conn, "portal-tests"), "portal-tests")
+    rollup = "portal.jobs.invoicing.scheduled_rollup"
+    assert _scheduled(conn) == {
+        "arcadia-monthly-rollup": (rollup, "portal-tests-high", "0 3 1 * *", datetime(2026, 5, 1, 3, 0)),
+        "arcadia-rollup-catch-up": (rollup, "portal-tests-high", "3-59/10 * * * *", datetime(2026, 4, 15, 12, 3)),
+        "arcadia-hourly-inventory": ("portal.jobs.provider.sync_inventory", "portal-tests-high",
+                                     "5 * * * *", datetime(2026, 4, 15, 12, 5)),
+        "arcadia-daily-billing": ("portal.jobs.provider.sync_billing", "portal-tests-high",
+                                  "30 4 * * *", datetime(2026, 4, 16, 4, 30)),
+    }
+
+
+def test_registering_again_replaces_and_a_new_entry_is_one_line(redis_queue):
+    conn = Redis.from_url(redis_queue)
+    scheduler = schedule.build(conn, "portal-tests")
+    with freeze_time("2026-04-15 12:00:00"):
+        schedule.register(scheduler, "portal-tests")
+        schedule.register(schedule.build(conn, "portal-tests"), "portal-tests")  # a restart
+    assert len(_scheduled(conn)) == 4 == conn.zcard(scheduler.scheduled_jobs_key)
+    reminders = schedule.Recurring("0 8 * * *", "portal.jobs.provider.sync_all", "arcadia-daily-reminders",
+                                   MESSAGES)
+    with freeze_time("2026-04-15 12:00:00"):
+        schedule.register(scheduler, "portal-tests", [*schedule.RECURRING, reminders])
+        schedule.register(scheduler, "portal-tests", [*schedule.RECURRING, reminders])
+    jobs = _scheduled(conn)
+    assert len(jobs) == 5
+    assert jobs["arcadia-daily-reminders"][1:] == ("portal-tests-messages", "0 8 * * *",
+                                                   datetime(2026, 4, 16, 8, 0))
+    with freeze_time("2026-04-15 12:00:00"):
+        schedule.register(scheduler, "portal-tests")  # an entry removed from the list goes
+    assert sorted(_scheduled(conn)) == sorted(e.id for e in schedule.RECURRING)
+
+
+def test_an_unfinished_run_counts_as_missed_once_abandoned(catalog, database):
+    make_deployment(make_tenant("acme"), plan_code="studio", starts_on=date(2026, 3, 1))
+    now = utc(2026, 4, 2, 12, 0)
+    database.session.add(RollupRun(period_start=date(2026, 3, 1), actor="scheduler", job_id="j1",
+                                   started_at=utc(2026, 4, 1, 3, 0)))
+    database.session.flush()
+    assert missed_periods(now, job_alive=lambda job_id: job_id == "j1") == []  # still running
+    assert missed_periods(now, job_alive=lambda job_id: False) == [date(2026, 3, 1)]  # its worker died
+    # Without a job (inline): abandoned once older than a rollup job's timeout (6 h).
+    run = database.session.scalars(select(RollupRun)).one()
+    run.job_id, run.started_at = None, utc(2026, 4, 2, 7, 0)
+    database.session.flush()
+    assert missed_periods(now) == []
+    run.started_at = utc(2026, 4, 2, 5, 59)
+    database.session.flush()
+    assert missed_periods(now) == [date(2026, 3, 1)]
+    # A finished run of the month settles it, whatever else is left unfinished.
+    roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
+    assert missed_periods(now) == []
 
 
 def test_missed_months_are_found_only_once_due(catalog, database):
