@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from portal import queue, schedule
 from portal.billing.proration import previous_month_start
 from portal.clock import today, utcnow
-from portal.models import Invoice, RollupRun
+from portal.models import Invoice, InvoiceDocument, RollupRun
 from portal.services import accounts
 from portal.services.catalog import seed_catalog
 from portal.services.rollup import missed_periods, request_rollup
@@ -127,3 +127,6 @@ def test_a_killed_rollup_fails_its_job_and_the_catch_up_finishes_it(app, committ
         select(RollupRun.job_id, RollupRun.finished_at.is_not(None)).order_by(RollupRun.id)).all()
     assert runs == [(job_id, False), (catch_up.id, True)]
     assert missed_periods(utcnow(), job_alive=queue.job_alive) == []
+    # The new worker (WeasyPrint warmed before forking) rendered the new drafts' previews.
+    documents = db.session.scalars(select(InvoiceDocument.draft)).all()
+    assert documents == [True] * (TENANTS - before)
