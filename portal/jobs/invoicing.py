@@ -43,7 +43,11 @@ def scheduled_rollup() -> dict:
     missed month is caught up, and a run whose worker died is started again. Safe to run
     late and twice: a period's rollup skips tenants already invoiced, and a month whose
     run is still alive on a worker is left to it."""
-    missed = rollups.missed_periods(utcnow(), job_alive=queue.job_alive)
+    me = get_current_job()
+    # A recurring job keeps its id from run to run: a run recorded under this very id is from
+    # an earlier execution of this job that died, not a live one.
+    missed = rollups.missed_periods(
+        utcnow(), job_alive=lambda job_id: job_id != (me.id if me else None) and queue.job_alive(job_id))
     results = [rollup(period.strftime("%Y-%m")) for period in missed]
     return {"periods": results}
 

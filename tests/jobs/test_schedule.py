@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 from freezegun import freeze_time
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import schedule
 from portal.queue import MESSAGES
@@ -101,3 +101,24 @@ def test_scheduled_rollup_catches_up_and_is_safe_to_repeat(catalog, database):
     assert invoices == [(date(2026, 2, 1), 3732), (date(2026, 3, 1), 5500), (date(2026, 4, 1), 5500)]
     runs = database.session.scalars(select(RollupRun.actor)).all()
     assert set(runs) == {"scheduler"}
+
+
+def test_the_recurring_catch_up_reruns_a_run_its_own_id_left_unfinished(app, catalog, database, redis_queue):
+    """The scheduler enqueues a recurring job under the same id each time: a run that an
+    earlier execution of it left unfinished is not "alive" because the id is running again."""
+    from rq import Queue
+
+    from portal.billing.proration import previous_month_start
+    from portal.clock import today
+    from tests.conftest import run_worker
+
+    period = previous_month_start(today())
+    make_deployment(make_tenant("acme"), plan_code="studio", starts_on=period)
+    database.session.add(RollupRun(period_start=period, actor="scheduler", job_id="arcadia-rollup-catch-up"))
+    database.session.flush()
+    Queue("portal-tests-high", connection=Redis.from_url(redis_queue)).enqueue(
+        "portal.jobs.invoicing.scheduled_rollup", job_id="arcadia-rollup-catch-up")
+    run_worker(app)
+    assert database.session.scalars(select(Invoice.period_start)).all() == [period]
+    assert database.session.scalar(
+        select(func.count()).select_from(RollupRun).where(RollupRun.finished_at.is_not(None))) == 1
