@@ -3,13 +3,16 @@ import functools
 
 import click
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import DomainError, NotFound
 from .models.tenancy import ROLES
 
 
 def reports_domain_errors(command):
-    """A domain error becomes a clear one-line message and exit status 1, not a traceback."""
+    """A domain error (or an unreachable job queue) becomes a clear one-line message and exit
+    status 1, not a traceback."""
 
     @functools.wraps(command)
     def wrapped(*args, **kwargs):
@@ -19,6 +22,10 @@ def reports_domain_errors(command):
             detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
             extra = f" ({detail})" if detail and detail != exc.message else ""
             raise click.ClickException(exc.message + extra) from None
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise click.ClickException(
+                f"the job queue (Redis at REDIS_URL) is unreachable: {exc}. Nothing was queued; "
+                "start Redis, or unset REDIS_URL to run jobs inline.") from None
 
     return wrapped
 

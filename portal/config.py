@@ -15,6 +15,17 @@ def from_environment(instance_path: str) -> dict:
             os.environ.get("DATABASE_URL") or f"sqlite:///{sqlite_path}"
         ),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        # The prefix of the worker's queues (<prefix>-high, -documents, -messages).
+        "RQ_QUEUE": os.environ.get("RQ_QUEUE", "portal"),
+        # A busy worker renews its heartbeats this often; a started job silent for twice that
+        # (and 10 s) has lost its worker and is failed (portal.queue.reap_abandoned).
+        "WORKER_HEARTBEAT_SECONDS": int(os.environ.get("WORKER_HEARTBEAT_SECONDS", "30")),
+        # Draft PDFs the rollup queues go to the worker in batches of this many invoices:
+        # one job (and one fork) per batch instead of one per invoice.
+        "PDF_BATCH_SIZE": int(os.environ.get("PDF_BATCH_SIZE", "20")),
+        # Test and benchmark hook only: the rollup sleeps this long per tenant, so that a
+        # worker can be killed midway through a small one.
+        "ROLLUP_TENANT_DELAY_SECONDS": float(os.environ.get("PORTAL_TEST_ROLLUP_DELAY", "0")),
         # GST is data, not code: other jurisdictions come later.
         "TAX_NAME": os.environ.get("TAX_NAME", "GST"),
         "TAX_RATE": Decimal(os.environ.get("TAX_RATE", "0.10")),

@@ -3,6 +3,9 @@ import logging
 
 from flask import jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
@@ -22,6 +25,9 @@ _HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
 }
+
+QUEUE_UNAVAILABLE = ("The job queue (Redis) is unreachable, so this cannot be started or "
+                     "followed now. Nothing was changed; try again in a minute.")
 
 
 def is_api_request() -> bool:
@@ -73,6 +79,17 @@ def handle_data_error(exc: DataError):
     return _page(422, "Invalid input", message)
 
 
+def handle_queue_unavailable(exc: Exception):
+    """Redis down or too slow (its connection has short socket timeouts): 503, never a 500."""
+    log.warning("job queue unreachable on %s %s: %s", request.method, request.path, exc)
+    if is_api_request():
+        return jsonify(error_body("queue_unavailable", QUEUE_UNAVAILABLE)), 503, {"Retry-After": "60"}
+    if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):
+        # A fragment in place of the rollup form's result or a progress bar (base.html swaps 503).
+        return f'<p class="error-message" role="alert">{escape(QUEUE_UNAVAILABLE)}</p>', 503
+    return _page(503, "Job queue unavailable", QUEUE_UNAVAILABLE)
+
+
 def handle_unexpected(exc: Exception):
     log.exception("unhandled error on %s %s", request.method, request.path)
     if is_api_request():
@@ -84,4 +101,6 @@ def register(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(DataError, handle_data_error)
+    app.register_error_handler(RedisConnectionError, handle_queue_unavailable)
+    app.register_error_handler(RedisTimeoutError, handle_queue_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

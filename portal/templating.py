@@ -38,3 +38,26 @@ def register(app) -> None:
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.jinja_env.globals["can"] = can
     app.jinja_env.globals["current_actor"] = current_actor
+    app.jinja_env.globals["stalled_jobs"] = stalled_jobs
+
+
+def stalled_jobs() -> int:
+    """For the admins' banner: jobs waiting on our queues while no worker is alive (0 when
+    none wait, a worker is alive, Redis is not configured or is unreachable). At most two
+    Redis round trips per page, and none without REDIS_URL."""
+    from flask import current_app
+
+    from . import queue
+
+    conn = queue.connection()
+    if conn is None:
+        return 0
+    prefix = queue.queue_prefix()
+    try:
+        waiting = queue.waiting_jobs(conn, prefix)
+        if not waiting or queue.workers_alive(conn, prefix):
+            return 0
+        return waiting
+    except Exception:  # a page never fails over a banner; health and the API say Redis is down
+        current_app.logger.warning("could not check the job queue for the banner", exc_info=True)
+        return 0

@@ -1,4 +1,8 @@
 """The rollup, its monthly schedule with catch-up, and PDF rendering."""
+from flask import current_app
+from rq import get_current_job
+
+from .. import queue
 from ..clock import utcnow
 from ..extensions import db
 from ..models import User
@@ -10,22 +14,55 @@ from . import report_progress
 def rollup(period: str, force: bool = False, actor_id: int | None = None) -> dict:
     start, end = invoices.parse_period(period)
     actor = db.session.get(User, actor_id) if actor_id else None
+    job = get_current_job()
     result = rollups.roll_up_period(start, end, force=force, actor=actor,
-                                    progress=report_progress)
-    for invoice_id in result.invoice_ids:
-        invoices.request_pdf(invoice_id)
+                                    progress=report_progress, job_id=job.id if job else None)
+    request_pdfs(result.invoice_ids)
     return result.as_dict()
 
 
+def request_pdfs(invoice_ids: list[int]) -> None:
+    """Queue the rollup's PDFs on the DOCUMENTS queue, a batch of invoices per job (one fork
+    and one job per batch, not per invoice). Without a worker nothing renders now: the
+    answer would wait seconds for previews nobody has asked for, and each renders when
+    first opened (documents.pdf_for)."""
+    if not invoice_ids or queue.connection() is None:
+        return
+    size = max(1, current_app.config.get("PDF_BATCH_SIZE", 20))
+    for i in range(0, len(invoice_ids), size):
+        try:
+            queue.enqueue("portal.jobs.invoicing.render_pdfs", invoice_ids[i:i + size],
+                          queue_name=queue.DOCUMENTS)
+        except Exception:  # the invoices are committed; downloads render on demand anyway
+            current_app.logger.exception("could not queue the PDFs of invoices %s", invoice_ids[i:i + size])
+
+
 def scheduled_rollup() -> dict:
-    """The monthly job (1st, 03:00 UTC), also run when the scheduler starts: every month whose
-    rollup was due and has no finished run, oldest first, so a missed month is caught up.
-    Safe to run late and twice: a period's rollup skips tenants already invoiced."""
+    """The monthly job (1st, 03:00 UTC), also run when the scheduler starts and every few
+    minutes: every month whose rollup was due and has no finished run, oldest first, so a
+    missed month is caught up, and a run whose worker died is started again. Safe to run
+    late and twice: a period's rollup skips tenants already invoiced, and a month whose
+    run is still alive on a worker is left to it."""
+    me = get_current_job()
+    # A recurring job keeps its id from run to run: a run recorded under this very id is from
+    # an earlier execution of this job that died, not a live one.
+    missed = rollups.missed_periods(
+        utcnow(), job_alive=lambda job_id: job_id != (me.id if me else None) and queue.job_alive(job_id))
     with audit.acting_as(audit.SCHEDULER):
-        results = [rollup(period.strftime("%Y-%m")) for period in rollups.missed_periods(utcnow())]
+        results = [rollup(period.strftime("%Y-%m")) for period in missed]
     return {"periods": results}
 
 
 def render_pdf(invoice_id: int) -> dict:
     document = documents.render_and_store(invoice_id)
     return {"invoice_id": invoice_id, "draft": document.draft, "bytes": len(document.content)}
+
+
+def render_pdfs(invoice_ids: list[int]) -> dict:
+    """A batch of PDFs in one job; progress after each."""
+    rendered = 0
+    for done, invoice_id in enumerate(invoice_ids, start=1):
+        documents.render_and_store(invoice_id)
+        rendered += 1
+        report_progress(done, len(invoice_ids))
+    return {"rendered": rendered}

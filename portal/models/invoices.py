@@ -176,7 +176,9 @@ class Counter(db.Model):
 
 
 class RollupRun(db.Model):
-    """One run of the month-end rollup: what it did, so a missed month can be found."""
+    """One run of the month-end rollup: what it did, so a missed month can be found. A run
+    without ``finished_at`` is still going or was abandoned (its worker died): ``job_id``
+    (the RQ job that ran it; none when inline) tells which."""
 
     __tablename__ = "rollup_runs"
 
@@ -184,6 +186,7 @@ class RollupRun(db.Model):
     period_start: Mapped[date] = mapped_column(index=True)
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     actor: Mapped[str] = mapped_column(String(254))
+    job_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = timestamp_now()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created: Mapped[int] = mapped_column(default=0)

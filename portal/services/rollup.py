@@ -5,9 +5,10 @@ half-built invoice and a re-run finishes the rest. Two rollups of one period at 
 safe: the partial unique index on (tenant, period) among live invoices lets one insert win,
 and the other counts that tenant as skipped.
 """
+import time as clock_time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -42,6 +43,7 @@ from .usage import usage_by_deployment, usage_for_period
 Progress = Callable[[int, int], None]
 
 ROLLUP_HOUR_UTC = 3  # the month's rollup is due at 03:00 UTC on the 1st of the next month
+ROLLUP_TIMEOUT_SECONDS = 6 * 3600  # a rollup job's timeout; an inline run older is abandoned
 
 
 @dataclass
@@ -136,15 +138,19 @@ def request_rollup(period: Any, force: Any = False, actor: User | None = None):
 
 
 def roll_up_period(period_start: date, period_end: date, force: bool = False,
-                   actor: User | None = None, progress: Progress | None = None) -> RollupResult:
+                   actor: User | None = None, progress: Progress | None = None,
+                   job_id: str | None = None) -> RollupResult:
     """One invoice per tenant with a subscription billing any day of the period.
 
     Without ``force`` a tenant that already has a live invoice for the period is skipped;
     with it a draft is rebuilt in place. Issued and paid invoices are never touched.
+    The run is recorded first (with the job running it), finished last: a run that never
+    finishes is found by ``missed_periods`` once its job is gone, and run again.
     """
     _check_rollup_period(period_start, period_end)
     result = RollupResult(period_start)
-    run = RollupRun(period_start=period_start, force=force, actor=actor.email if actor else "scheduler")
+    run = RollupRun(period_start=period_start, force=force, job_id=job_id,
+                    actor=actor.email if actor else "scheduler")
     db.session.add(run)
     db.session.commit()
     run_id = run.id
@@ -159,7 +165,10 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     invoiced = set() if force else set(db.session.scalars(
         select(Invoice.tenant_id).where(Invoice.period_start == period_start, Invoice.status != VOID)))
     total = len(terms)
+    delay = current_app.config.get("ROLLUP_TENANT_DELAY_SECONDS") or 0
     for done, tenant_id in enumerate(sorted(terms), start=1):
+        if delay:  # a test hook: slow enough to kill its worker midway
+            clock_time.sleep(delay)
         if tenant_id in invoiced:
             result.skipped += 1
             if progress:
@@ -260,15 +269,31 @@ def usage_as_billed(deployment: Deployment, period_start: date, period_end: date
     return total
 
 
-def missed_periods(now: datetime) -> list[date]:
+def missed_periods(now: datetime, job_alive: Callable[[str], bool] | None = None) -> list[date]:
     """Months whose rollup was due by ``now`` (UTC) with billable subscriptions but no
-    finished run, oldest first: what the scheduler catches up."""
+    finished run, oldest first: what the scheduler catches up.
+
+    A month whose only runs are unfinished is missed once they are all abandoned: a run
+    with a job when ``job_alive(job_id)`` says its job is gone (without that answer, as for
+    a run without a job: once it is older than a rollup job's timeout)."""
     first_start = db.session.scalar(select(func.min(Subscription.starts_on)))
     if first_start is None:
         return []
     done = set(db.session.scalars(
         select(RollupRun.period_start).where(RollupRun.finished_at.is_not(None))
     ))
+    stale_before = now - timedelta(seconds=ROLLUP_TIMEOUT_SECONDS)
+    for period_start, job_id, started_at in db.session.execute(
+        select(RollupRun.period_start, RollupRun.job_id, RollupRun.started_at)
+        .where(RollupRun.finished_at.is_(None))
+    ):
+        if period_start in done:
+            continue
+        if started_at.tzinfo is None:  # SQLite hands back naive UTC
+            started_at = started_at.replace(tzinfo=timezone.utc)
+        alive = job_alive(job_id) if job_id and job_alive else started_at > stale_before
+        if alive:  # still running: not missed, and not to be started twice
+            done.add(period_start)
     periods, cursor = [], month_start(first_start)
     while True:
         end = next_month_start(cursor)
