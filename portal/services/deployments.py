@@ -18,7 +18,7 @@ from ..models import (
     User,
 )
 from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
-from ..permissions import check
+from ..permissions import check, check_transition, may_transition_to
 from . import accounts, audit
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
@@ -130,10 +130,11 @@ def transition(user: User, deployment_id: int, data: Mapping[str, Any]) -> Deplo
     Decommissioning ends the running subscription: that day is its last billed day.
     """
     deployment = get_deployment(user, deployment_id)  # 404 before 403: nothing leaks
-    check(user, "deployments.transition")
+    check_transition(user)  # a role that moves nothing: 403 whatever the body
     fields = Fields(data, allowed={"to"})
     to = fields.get("to", lambda v: text(v, 20))
     fields.done()
+    check_transition(user, to)
     # Lock the row: two transitions at once must not both pass the check.
     deployment = db.session.scalar(
         select(Deployment).where(Deployment.id == deployment.id).with_for_update()
@@ -215,6 +216,11 @@ def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscr
                  addons=[a.code for a in addons], starts_on=starts_on.isoformat())
     db.session.commit()
     return sub
+
+
+def transitions_for(user: User, deployment: Deployment) -> tuple[str, ...]:
+    """The moves the state machine allows from here that ``user`` may make (the page's buttons)."""
+    return tuple(t for t in TRANSITIONS[deployment.status] if may_transition_to(user, t))
 
 
 def require_deployment_ids(ids) -> set[int]:
