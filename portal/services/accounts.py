@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import ApiToken, LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
 from . import audit
+from .validation import Fields, string_problem, text
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,6 +23,8 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def tenant_by_slug(slug: str) -> Tenant | None:
+    if not isinstance(slug, str) or string_problem(slug, 63):
+        return None  # no tenant has a slug the database could not even hold
     return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
@@ -30,25 +33,35 @@ def list_tenants() -> list[Tenant]:
 
 
 def user_by_email(email: str) -> User | None:
+    if not isinstance(email, str) or string_problem(email, 254):
+        return None
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
                   actor: User | None = None) -> Tenant:
-    errors = {}
-    if not _SLUG.match(slug or ""):
-        errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
-    if not (name or "").strip():
-        errors["name"] = "must not be empty"
-    if errors:
-        raise ValidationError(errors)
+    """Checked as the tenant profile page checks (the CLI and the demo call it)."""
+    fields = Fields({"name": name, "billing_name": billing_name or name,
+                     "billing_address": billing_address or None, "abn": abn or None})
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        fields.add("slug", "must be lowercase letters, digits and hyphens (1-63)")
+    name = fields.get("name", text)
+    billing_name = fields.get("billing_name", text)
+    billing_address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True),
+                                 required=False, default="")
+    if abn:
+        try:
+            abn = normalise_abn(abn)
+        except ValidationError as exc:
+            fields.add("abn", exc.fields["abn"])
+    fields.done()
     if tenant_by_slug(slug):
         raise Conflict(f"tenant {slug!r} already exists", {"slug": "already exists"})
     tenant = Tenant(
         slug=slug,
-        name=name.strip(),
-        billing_name=(billing_name or name).strip(),
+        name=name,
+        billing_name=billing_name,
         billing_address=billing_address,
         abn=abn,
     )
@@ -78,15 +91,13 @@ def normalise_abn(value: str) -> str:
 
 def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
-    from .validation import Fields, text
-
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
     fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
     name = fields.get("name", text)
     billing_name = fields.get("billing_name", text)
-    address = fields.get("billing_address", lambda v: text(v, 1000))
+    address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True))
     abn = None
     if (data.get("abn") or "").strip():
         try:
@@ -108,18 +119,22 @@ def create_user(email: str, role: str, password: str, tenant_slug: str | None = 
                 actor: User | None = None) -> User:
     email = (email or "").strip().lower()
     errors = {}
-    if not _EMAIL.match(email):
+    if not _EMAIL.match(email) or string_problem(email, 254, multiline=False):
         errors["email"] = "is not an email address"
     if role not in ROLES:
         errors["role"] = f"must be one of {', '.join(ROLES)}"
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    elif problem := string_problem(password, 1000):
+        errors["password"] = problem
     tenant = None
     if role == PLATFORM_ADMIN and tenant_slug:
         errors["tenant"] = "a platform admin belongs to no tenant"
     elif role in ROLES and role != PLATFORM_ADMIN:
         if not tenant_slug:
             errors["tenant"] = f"is required for {role}"
+        elif string_problem(tenant_slug, 63, multiline=False):
+            errors["tenant"] = f"unknown tenant {tenant_slug!r}"
         else:
             tenant = tenant_by_slug(tenant_slug)
             if tenant is None:
@@ -200,6 +215,8 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     the email's count.
     """
     email = (email or "").strip().lower()
+    if string_problem(email, 254) or string_problem(password or "", 1000):
+        email, password = "", ""  # matches no account; still costs a hash check below
     cfg = current_app.config
     window = timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
     since = utcnow() - window
