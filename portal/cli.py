@@ -3,13 +3,15 @@ import functools
 
 import click
 from flask import Flask
+from sqlalchemy.exc import DataError
 
 from .errors import DomainError
 from .models.tenancy import ROLES
 
 
 def reports_domain_errors(command):
-    """A domain error becomes a clear one-line message and exit status 1, not a traceback."""
+    """A domain error (or a value the database refuses) becomes a clear one-line message and
+    exit status 1, not a traceback."""
 
     @functools.wraps(command)
     def wrapped(*args, **kwargs):
@@ -19,6 +21,8 @@ def reports_domain_errors(command):
             detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
             extra = f" ({detail})" if detail and detail != exc.message else ""
             raise click.ClickException(exc.message + extra) from None
+        except DataError:  # a value validation missed that the database cannot store
+            raise click.ClickException("a value is out of range or too long to store") from None
 
     return wrapped
 
