@@ -105,31 +105,28 @@ def number_problem(value: Any) -> str | None:
 
 def input_errors(value: Any, path: str = "") -> dict[str, str]:
     """Every string (keys too) and number in a parsed JSON body that no field could take,
-    by field path (``name``, ``events[0].event_id``, ``projected_usage.llm_tokens``)."""
+    by field path (``name``, ``events[0].event_id``, ``projected_usage.llm_tokens``).
+    Iterative: a body nested as deep as the parser allows must not exhaust the stack here."""
     errors: dict[str, str] = {}
-
-    def walk(item, where):
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        problem = None
         if isinstance(item, str):
             problem = string_problem(item)
         elif isinstance(item, dict):
-            problem = None
-            for key, child in item.items():
-                child_path = f"{where}.{key}" if where else str(key)
+            for key, child in reversed(list(item.items())):
                 key_problem = string_problem(key, 200) if isinstance(key, str) else None
                 if key_problem:
                     errors.setdefault(where or "body", f"a field name {key_problem}")
                 else:
-                    walk(child, child_path)
+                    stack.append((child, f"{where}.{key}" if where else str(key)))
         elif isinstance(item, list):
-            problem = None
-            for i, child in enumerate(item):
-                walk(child, f"{where}[{i}]")
+            stack.extend((child, f"{where}[{i}]") for i, child in reversed(list(enumerate(item))))
         else:
             problem = number_problem(item)
         if problem:
             errors.setdefault(where or "body", problem)
-
-    walk(value, path)
     return errors
 
 
@@ -147,15 +144,6 @@ def args_errors(args, names: str = "parameter") -> dict[str, str]:
             if problem:
                 errors.setdefault(key, problem)
     return errors
-
-
-def check_strings(**values: str | None) -> None:
-    """Raise one ValidationError naming each of ``values`` that is no field's text (the CLI
-    and services that take plain strings use it)."""
-    errors = {name: problem for name, value in values.items()
-              if isinstance(value, str) and (problem := string_problem(value))}
-    if errors:
-        raise ValidationError(errors)
 
 
 def text(value: Any, max_length: int = 200, multiline: bool = False) -> str:

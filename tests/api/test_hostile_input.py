@@ -283,3 +283,11 @@ def test_tenant_profile_with_control_characters(browser, catalog):
         "name": "Acme", "billing_name": "Acme", "billing_address": "1 Road\r\nSydney NSW",
         "abn": ""})
     assert r.status_code == 303  # line breaks belong in an address
+
+
+@pytest.mark.parametrize("depth", [500, 900, 990])
+def test_deep_but_parseable_json_is_never_a_500(admin, depth):
+    body = '{"plan_code": ' + "[" * depth + '"\\u0000"' + "]" * depth + ', "starts_on": "2026-05-01"}'
+    r = admin.client.post("/api/v1/quote", data=body,
+                          headers={**admin.headers, "Content-Type": "application/json"})
+    assert r.status_code in (400, 422)
