@@ -127,6 +127,8 @@ def _tenant_from(fields: Fields) -> Tenant | None:
 def transition(user: User, deployment_id: int, data: Mapping[str, Any]) -> Deployment:
     """Move a deployment along the state machine; 409 names the allowed moves.
 
+    Another tenant's deployment is 404 first; then the role (permissions.check_transition):
+    platform admins make every move, a tenant_admin only decommissions, a tenant_viewer none.
     Decommissioning ends the running subscription: that day is its last billed day.
     """
     deployment = get_deployment(user, deployment_id)  # 404 before 403: nothing leaks
