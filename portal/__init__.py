@@ -35,9 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             event.listen(db.engine, "connect", _sqlite_foreign_keys)
 
     from . import auth  # noqa: F401  (the user loader)
-    from . import cli, http_errors, security, templating
+    from . import cli, http_errors, inputs, security, templating
     from .blueprints import register_blueprints
 
+    inputs.register(app)
     register_blueprints(app)
     http_errors.register(app)
     security.register(app)

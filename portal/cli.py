@@ -5,14 +5,15 @@ import click
 from flask import Flask
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError
 
 from .errors import DomainError, NotFound
 from .models.tenancy import ROLES
 
 
 def reports_domain_errors(command):
-    """A domain error (or an unreachable job queue) becomes a clear one-line message and exit
-    status 1, not a traceback."""
+    """A domain error (an unreachable job queue, a value the database refuses) becomes a clear
+    one-line message and exit status 1, not a traceback."""
 
     @functools.wraps(command)
     def wrapped(*args, **kwargs):
@@ -26,6 +27,8 @@ def reports_domain_errors(command):
             raise click.ClickException(
                 f"the job queue (Redis at REDIS_URL) is unreachable: {exc}. Nothing was queued; "
                 "start Redis, or unset REDIS_URL to run jobs inline.") from None
+        except DataError:  # a value validation missed that the database cannot store
+            raise click.ClickException("a value is out of range or too long to store") from None
 
     return wrapped
 

@@ -1,7 +1,7 @@
 """Map every error to HTTP once: the contract's JSON shape under /api, a page elsewhere."""
 import logging
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import Response, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -91,10 +91,27 @@ def handle_queue_unavailable(exc: Exception):
 
 
 def handle_unexpected(exc: Exception):
+    """Anything unforeseen: logged with its traceback, answered without one. The session is
+    rolled back first (the error may have left its transaction unusable), and should the
+    error page itself fail, a plain page is answered rather than Flask's or a debugger's."""
+    from .extensions import db
+
     log.exception("unhandled error on %s %s", request.method, request.path)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself is gone: the answer below needs none
+        log.exception("rollback after an unhandled error failed")
     if is_api_request():
         return jsonify(error_body("internal_error", "Something went wrong on our side.")), 500
-    return _page(500, "Server error", "Something went wrong on our side. It has been logged.")
+    try:
+        return _page(500, "Server error", "Something went wrong on our side. It has been logged.")
+    except Exception:
+        log.exception("the error page failed too")
+        return Response(_PLAIN_500, 500, mimetype="text/html")
+
+
+_PLAIN_500 = ("<!doctype html><title>Server error</title><h1>Server error</h1>"
+              "<p>Something went wrong on our side. It has been logged.</p>")
 
 
 def register(app) -> None:

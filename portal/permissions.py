@@ -1,5 +1,6 @@
 """What each role may do: the one table of role checks (pure; views and services use it)."""
 from .errors import Forbidden
+from .models.deployments import DECOMMISSIONED
 from .models.tenancy import PLATFORM_ADMIN, ROLES, TENANT_ADMIN
 
 ADMIN_ONLY = (PLATFORM_ADMIN,)
@@ -13,7 +14,10 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tenants.manage": ADMIN_ONLY,
     "deployments.read": ROLES,
     "deployments.create": TENANT_WRITERS,  # a tenant_admin requests one for its own tenant
-    "deployments.transition": TENANT_WRITERS,
+    # Who moves a deployment: the operator makes every transition; a tenant_admin may only
+    # decommission its own (activating, suspending and resuming are billing decisions).
+    "deployments.transition": ADMIN_ONLY,
+    "deployments.decommission": TENANT_WRITERS,
     "deployments.subscribe": ADMIN_ONLY,
     "usage.ingest": ADMIN_ONLY,
     "invoices.read": ROLES,
@@ -38,3 +42,26 @@ def check(user, permission: str) -> None:
     """Raise Forbidden unless ``user`` holds ``permission``."""
     if not can(user, permission):
         raise Forbidden("Your role may not do this.")
+
+
+def transition_permission(to_state: str) -> str:
+    """The permission a move to ``to_state`` needs."""
+    return "deployments.decommission" if to_state == DECOMMISSIONED else "deployments.transition"
+
+
+def may_transition_to(user, to_state: str) -> bool:
+    return can(user, transition_permission(to_state))
+
+
+def may_move_deployments(user) -> bool:
+    """Whether ``user`` may make any transition at all (a tenant_viewer may not)."""
+    return can(user, "deployments.transition") or can(user, "deployments.decommission")
+
+
+def check_transition(user, to_state: str | None = None) -> None:
+    """Raise Forbidden unless ``user`` may move a deployment to ``to_state`` (without one:
+    unless it may make some move, so a role that moves nothing is 403 whatever it asks)."""
+    if not may_move_deployments(user):
+        raise Forbidden("Your role may not do this.")
+    if to_state is not None and not may_transition_to(user, to_state):
+        raise Forbidden("Your role may only decommission a deployment.")

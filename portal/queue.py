@@ -95,8 +95,11 @@ def enqueue(path: str, *args, queue_name: str = HIGH, timeout: int = 3600,
 
 
 def fetch(job_id: str) -> Job | None:
+    """The job, or None when there is none (an id RQ never makes names none: not looked up)."""
+    from .services.validation import job_id as valid_job_id
+
     conn = connection()
-    if conn is None:
+    if conn is None or valid_job_id(job_id) is None:
         return None
     try:
         return Job.fetch(job_id, connection=conn)

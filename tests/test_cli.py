@@ -103,3 +103,38 @@ def test_tenants_create_checks_and_formats_the_abn_as_the_profile_page_does(app,
     r = runner.invoke(args=["tenants", "create", "globex", "--name", "Globex", "--abn", "  "])
     assert r.exit_code == 0, r.output
     assert database.session.scalar(select(Tenant.abn).where(Tenant.slug == "globex")) is None
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tenants", "create", "ac\udcffme", "--name", "Acme"], "slug"),
+    (["tenants", "create", "acme", "--name", "Acme\x1b[31m"], "name: must not contain control characters"),
+    (["tenants", "create", "acme", "--name", "Acme\udcff"], "name: is not valid Unicode text"),
+    (["tenants", "create", "acme", "--name", "x" * 201], "name: must be at most 200 characters"),
+    (["tenants", "create", "acme", "--name", "Acme", "--abn", "12345"], "abn: must be 11 digits"),
+    (["tenants", "create", "acme", "--name", "Acme", "--address", "x" * 1001],
+     "billing_address: must be at most 1000 characters"),
+    (["users", "create", "a\udcff@example.com", "--role", "platform_admin", "--password", "password123"],
+     "email: is not an email address"),
+    (["users", "create", "a" * 300 + "@example.com", "--role", "platform_admin",
+      "--password", "password123"], "email: is not an email address"),
+    (["users", "create", "b@example.com", "--role", "platform_admin", "--password", "pass\udcffword"],
+     "password: is not valid Unicode text"),
+    (["users", "create", "b@example.com", "--role", "tenant_admin", "--tenant", "ac\udcffme",
+      "--password", "password123"], "tenant: unknown tenant"),
+    (["tokens", "create", "a\udcff@example.com"], "no user"),
+    (["tokens", "revoke", "x" * 5000], "no user"),
+    (["invoices", "rollup", "--period", "0000-01"], "period: must be a month between 2000-01 and 2999-12"),
+    (["invoices", "rollup", "--period", "9999-12"], "period: must be a month between 2000-01 and 2999-12"),
+    (["invoices", "rollup", "--period", "2026-13"], "period: must be a month as YYYY-MM"),
+    (["invoices", "rollup", "--period", "2026-04\udcff"], "period: must be a month as YYYY-MM"),
+])
+def test_bad_values_exit_non_zero_with_a_message_not_a_traceback(app, database, args, message):
+    r = app.test_cli_runner().invoke(args=args)
+    assert r.exit_code == 1, (r.exit_code, r.output, r.exception)
+    assert message in r.output
+    assert "Traceback" not in r.output and not isinstance(r.exception, (TypeError, LookupError,
+                                                                         UnicodeError))
+    assert count(database, Tenant) == 0 and count(database, User) == 0

@@ -126,3 +126,34 @@ def test_a_tenant_user_may_not_import(database):
     with pytest.raises(Forbidden):
         import_invoice_csv(tenant_admin, "2026-04", "x.csv", csv_bytes("Droplets,,a,,,,1.00,,"))
     assert stored(database) == []
+
+
+@pytest.mark.parametrize("content, message", [
+    (csv_bytes("Droplets,,a,,,,99999999999999999999999,,"),
+     "row 1: amount '99999999999999999999999' is out of range (at most 10,000,000,000,000)"),
+    (csv_bytes("Droplets,,a,,,,10000000000000.01,,"),
+     "row 1: amount '10000000000000.01' is out of range (at most 10,000,000,000,000)"),
+    (csv_bytes("Droplets,,a,,,," + "9" * 5000 + ",,"),
+     "row 1: amount '" + "9" * 40 + "' is out of range (at most 10,000,000,000,000)"),
+    (csv_bytes("Droplets,,a\x1bb,,,,1.00,,"), "row 1: a cell must not contain control characters"),
+    (csv_bytes("Droplets,," + "d" * 10_001 + ",,,,1.00,,"),
+     "row 1: a cell must be at most 10000 characters"),
+    (HEADER.replace("product", "prod\x07uct").encode() + b"Droplets,,a,,,,1.00,,\n",
+     "the header: a column name must not contain control characters"),
+    (b"Droplets,,a,,,,1.00,,\n", "the header lacks the column(s) product, description, USD; "
+                                 "expected DigitalOcean's invoice CSV"),
+    (HEADER.encode("utf-16"), "is not UTF-8 text"),
+    (b"\xef\xbb\xbf", "is empty; expected a header row"),
+    (csv_bytes("Droplets,,a\x00b,,,,1.00,,"), "row 1: a cell must not contain NUL characters"),
+    (b"\xff\xfe\x00\x01", "is not UTF-8 text"),
+])
+def test_hostile_csv_files_are_refused_naming_the_problem(database, content, message):
+    with pytest.raises(ValidationError) as caught:
+        import_invoice_csv(make_user(), "2026-04", "x.csv", content)
+    assert caught.value.fields == {"file": message}
+    assert stored(database) == []
+
+
+def test_the_largest_amount_is_stored_exactly(database):
+    import_invoice_csv(make_user(), "2026-04", "x.csv", csv_bytes("Droplets,,a,,,,10000000000000.00,,"))
+    assert [l.amount_cents for l in stored(database)] == [10**15]

@@ -14,7 +14,7 @@ from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..htmx import is_htmx, render_page_or_fragment
 from ..models.deployments import DECOMMISSIONED, TRANSITIONS
-from ..permissions import can
+from ..permissions import can, may_move_deployments
 from ..services import accounts, catalog, deployments, subscriptions
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
@@ -95,8 +95,9 @@ def _render_detail(deployment_id: int, status: int = 200, fragment: str = "deplo
     context = {
         "deployment": deployment,
         "sub": sub,
-        "next_states": TRANSITIONS[deployment.status],
-        "may_transition": can(user, "deployments.transition"),
+        "next_states": deployments.transitions_for(user, deployment),
+        "may_transition": may_move_deployments(user),
+        "is_final": not TRANSITIONS[deployment.status],
         "may_subscribe": may_subscribe,
         "may_change": may_change,
         "plans": catalog.list_plans() if may_subscribe or may_change else [],

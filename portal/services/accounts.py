@@ -5,7 +5,8 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy import text as sql
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import utcnow
@@ -15,6 +16,7 @@ from ..models import ApiToken, LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
 from ..permissions import check
 from . import audit
+from .validation import FieldError, Fields, email_address, string_problem, text
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,6 +24,8 @@ MIN_PASSWORD_LENGTH = 8
 
 
 def tenant_by_slug(slug: str) -> Tenant | None:
+    if not isinstance(slug, str) or string_problem(slug, 63):
+        return None  # no tenant has a slug the database could not even hold
     return db.session.scalar(select(Tenant).where(Tenant.slug == slug))
 
 
@@ -30,37 +34,40 @@ def list_tenants() -> list[Tenant]:
 
 
 def user_by_email(email: str) -> User | None:
+    if not isinstance(email, str) or string_problem(email, 254):
+        return None
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
                   billing_email: str | None = None, actor: User | None = None) -> Tenant:
-    from .validation import FieldError, email_address
-
-    errors = {}
-    if not _SLUG.match(slug or ""):
-        errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
-    if not (name or "").strip():
-        errors["name"] = "must not be empty"
-    abn, abn_error = _checked_abn(abn)
+    """Checked as the tenant profile page checks (the CLI and the demo call it)."""
+    fields = Fields({"name": name, "billing_name": billing_name or name,
+                     "billing_address": billing_address or None})
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        fields.add("slug", "must be lowercase letters, digits and hyphens (1-63)")
+    name = fields.get("name", text)
+    billing_name = fields.get("billing_name", text)
+    billing_address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True),
+                                 required=False, default="")
+    abn, abn_error = _checked_abn(abn) if abn is None or isinstance(abn, str) else (None, "must be a string")
     if abn_error:
-        errors["abn"] = abn_error
+        fields.add("abn", abn_error)
     if billing_email is not None and (not isinstance(billing_email, str) or billing_email.strip()):
         try:
             billing_email = email_address(billing_email)
         except FieldError as exc:
-            errors["billing_email"] = str(exc)
+            fields.add("billing_email", str(exc))
     else:
         billing_email = None
-    if errors:
-        raise ValidationError(errors)
+    fields.done()
     if tenant_by_slug(slug):
         raise Conflict(f"tenant {slug!r} already exists", {"slug": "already exists"})
     tenant = Tenant(
         slug=slug,
-        name=name.strip(),
-        billing_name=(billing_name or name).strip(),
+        name=name,
+        billing_name=billing_name,
         billing_address=billing_address,
         abn=abn,
         billing_email=billing_email,
@@ -102,15 +109,13 @@ def _checked_abn(value: str | None) -> tuple[str | None, str | None]:
 
 def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
     """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
-    from .validation import Fields, email_address, text
-
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
     fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
     name = fields.get("name", text)
     billing_name = fields.get("billing_name", text)
-    address = fields.get("billing_address", lambda v: text(v, 1000))
+    address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True))
     billing_email = data.get("billing_email")
     if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
         billing_email = None  # optional: without one, its mail is recorded as not sent
@@ -139,18 +144,22 @@ def create_user(email: str, role: str, password: str, tenant_slug: str | None = 
                 actor: User | None = None) -> User:
     email = (email or "").strip().lower()
     errors = {}
-    if not _EMAIL.match(email):
+    if not _EMAIL.match(email) or string_problem(email, 254, multiline=False):
         errors["email"] = "is not an email address"
     if role not in ROLES:
         errors["role"] = f"must be one of {', '.join(ROLES)}"
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    elif problem := string_problem(password, 1000):
+        errors["password"] = problem
     tenant = None
     if role == PLATFORM_ADMIN and tenant_slug:
         errors["tenant"] = "a platform admin belongs to no tenant"
     elif role in ROLES and role != PLATFORM_ADMIN:
         if not tenant_slug:
             errors["tenant"] = f"is required for {role}"
+        elif string_problem(tenant_slug, 63, multiline=False):
+            errors["tenant"] = f"unknown tenant {tenant_slug!r}"
         else:
             tenant = tenant_by_slug(tenant_slug)
             if tenant is None:
@@ -248,8 +257,10 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     address, so attempts made at once are counted one after another: a burst gets no more
     tries than the limit.
     """
-    email = (email or "").strip().lower()[:254]
-    ip = ip[:45]
+    email = (email or "").strip().lower()
+    if string_problem(email, 254) or string_problem(password or "", 1000):
+        email, password = "", ""  # matches no account; still costs a hash check below
+    email, ip = email[:254], ip[:45]
     cfg = current_app.config
     _lock_throttle(email, ip)
     since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
@@ -284,7 +295,7 @@ def _lock_throttle(*keys: str) -> None:
     ids = sorted({int.from_bytes(hashlib.sha256(f"login:{i}:{k}".encode()).digest()[:8],
                                  "big", signed=True) for i, k in enumerate(keys)})
     for lock_id in ids:
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        db.session.execute(sql("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
 def _failures_since(condition, since) -> int:

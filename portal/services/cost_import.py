@@ -21,10 +21,12 @@ from ..models import ProviderCostLine, ProviderResource, User
 from ..permissions import check
 from . import audit
 from .invoices import parse_period
+from .validation import string_problem
 
 MAX_BYTES = 5 * 1024 * 1024
 AMOUNT_COLUMNS = ("usd", "amount")
 PRODUCT_MAX = 80  # ProviderCostLine.product
+MAX_AMOUNT_CENTS = 10**15  # far beyond any provider invoice line; well inside BIGINT
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,16 @@ AMOUNT = re.compile(r"(-?)\$?(-?)(\d+(?:\.\d*)?|\.\d+)")
 
 
 def parse_amount(text: str | None) -> int:
-    """ "12.34", "$12.34", "-1.00", "-$1.00", "1,234.50" → integer cents, half-up; else ValueError."""
+    """ "12.34", "$12.34", "-1.00", "-$1.00", "1,234.50" → integer cents, half-up; else
+    ValueError (not an amount) or OverflowError (beyond ``MAX_AMOUNT_CENTS``)."""
     match = AMOUNT.fullmatch((text or "").strip().replace(",", ""))
     if match is None or (match.group(1) and match.group(2)):
         raise ValueError(text)
+    if len(match.group(3)) > 40:
+        raise OverflowError(text)
     cents = cents_from_units(Decimal(match.group(3)))
+    if cents > MAX_AMOUNT_CENTS:
+        raise OverflowError(text)
     return -cents if (match.group(1) or match.group(2)) else cents
 
 
@@ -58,6 +65,10 @@ def parse_invoice_csv(content: bytes) -> list[ParsedLine]:
         header = next(reader, None)
         if header is None:
             raise ValidationError({"file": "is empty; expected a header row"})
+        for name in header:
+            problem = string_problem(name, 200)
+            if problem:
+                raise ValidationError({"file": f"the header: a column name {problem}"})
         columns = [name.strip().lower() for name in header]
         amount_column = next((c for c in AMOUNT_COLUMNS if c in columns), None)
         missing = [c for c in ("product", "description") if c not in columns]
@@ -74,6 +85,11 @@ def parse_invoice_csv(content: bytes) -> list[ParsedLine]:
                 continue  # blank lines are not data rows
             row_no += 1
 
+            for value in row:
+                problem = string_problem(value)
+                if problem:
+                    raise ValidationError({"file": f"row {row_no}: a cell {problem}"})
+
             def cell(name, row=row):
                 i = where[name]
                 return row[i].strip() if i < len(row) else ""
@@ -82,7 +98,10 @@ def parse_invoice_csv(content: bytes) -> list[ParsedLine]:
             try:
                 cents = parse_amount(raw)
             except ValueError:
-                raise ValidationError({"file": f"row {row_no}: amount '{raw}' is not a number"}) from None
+                raise ValidationError({"file": f"row {row_no}: amount '{raw[:40]}' is not a number"}) from None
+            except OverflowError:
+                raise ValidationError({"file": f"row {row_no}: amount '{raw[:40]}' is out of range "
+                                               f"(at most {MAX_AMOUNT_CENTS // 100:,})"}) from None
             product = cell("product")
             if not product:
                 raise ValidationError({"file": f"row {row_no}: the product is empty"})

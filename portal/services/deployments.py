@@ -18,7 +18,7 @@ from ..models import (
     User,
 )
 from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
-from ..permissions import check
+from ..permissions import check, check_transition, may_transition_to
 from . import accounts, audit
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
@@ -127,13 +127,16 @@ def _tenant_from(fields: Fields) -> Tenant | None:
 def transition(user: User, deployment_id: int, data: Mapping[str, Any]) -> Deployment:
     """Move a deployment along the state machine; 409 names the allowed moves.
 
+    Another tenant's deployment is 404 first; then the role (permissions.check_transition):
+    platform admins make every move, a tenant_admin only decommissions, a tenant_viewer none.
     Decommissioning ends the running subscription: that day is its last billed day.
     """
     deployment = get_deployment(user, deployment_id)  # 404 before 403: nothing leaks
-    check(user, "deployments.transition")
+    check_transition(user)  # a role that moves nothing: 403 whatever the body
     fields = Fields(data, allowed={"to"})
     to = fields.get("to", lambda v: text(v, 20))
     fields.done()
+    check_transition(user, to)
     # Lock the row: two transitions at once must not both pass the check.
     deployment = db.session.scalar(
         select(Deployment).where(Deployment.id == deployment.id).with_for_update()
@@ -215,6 +218,11 @@ def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscr
                  addons=[a.code for a in addons], starts_on=starts_on.isoformat())
     db.session.commit()
     return sub
+
+
+def transitions_for(user: User, deployment: Deployment) -> tuple[str, ...]:
+    """The moves the state machine allows from here that ``user`` may make (the page's buttons)."""
+    return tuple(t for t in TRANSITIONS[deployment.status] if may_transition_to(user, t))
 
 
 def require_deployment_ids(ids) -> set[int]:

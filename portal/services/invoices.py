@@ -20,18 +20,15 @@ from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID,
 from . import audit, mail, webhooks
 from .paging import PER_PAGE, page_of
 from .scoping import get_visible, scoped
+from .validation import FieldError, month
 
 
 def parse_period(value: Any) -> tuple[date, date]:
     """``"YYYY-MM"`` → (first day, first day of the next month)."""
-    if not isinstance(value, str) or len(value) != 7 or value[4] != "-":
-        raise ValidationError({"period": "must be a month as YYYY-MM"})
     try:
-        start = date(int(value[:4]), int(value[5:]), 1)
-    except ValueError:
-        raise ValidationError({"period": "must be a month as YYYY-MM"}) from None
-    if not 2000 <= start.year <= 2999:
-        raise ValidationError({"period": "must be a month between 2000-01 and 2999-12"})
+        start = month(value)
+    except FieldError as exc:
+        raise ValidationError({"period": str(exc)}) from None
     return start, next_month_start(start)
 
 

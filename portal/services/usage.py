@@ -14,7 +14,7 @@ from ..errors import ValidationError
 from ..extensions import db
 from ..models import UsageEvent
 from .deployments import require_deployment_ids
-from .validation import FieldError, quantity, record_id
+from .validation import FieldError, quantity, record_id, string_problem
 
 MAX_BATCH = 1000
 EVENT_FIELDS = {"event_id", "deployment_id", "resource_kind", "quantity", "occurred_at"}
@@ -62,8 +62,9 @@ def _event(index: int, raw: Any) -> tuple[dict | None, dict[str, str]]:
 def _event_id(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FieldError("must be a non-empty string")
-    if len(value) > 200:
-        raise FieldError("must be at most 200 characters")
+    problem = string_problem(value, 200)
+    if problem:
+        raise FieldError(problem)
     return value
 
 

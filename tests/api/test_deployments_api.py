@@ -207,10 +207,11 @@ def test_tenant_viewer_cannot_transition_or_subscribe_its_own(api_as, acme, cata
     assert dep.status == "requested"
 
 
-def test_tenant_admin_may_transition_its_own_but_not_subscribe(api_as, acme, catalog):
+def test_tenant_admin_may_decommission_its_own_but_not_suspend_or_subscribe(api_as, acme, catalog):
     dep = make_deployment(acme, status="active")
     api = api_as(make_user("tenant_admin", tenant=acme))
-    assert api.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "suspended"}).status_code == 200
+    assert api.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "suspended"}).status_code == 403
+    assert api.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "decommissioned"}).status_code == 200
     r = api.post(f"/api/v1/deployments/{dep.id}/subscribe",
                  json={"plan_code": "studio", "starts_on": "2026-04-01"})
     assert r.status_code == 403

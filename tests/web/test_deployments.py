@@ -208,13 +208,13 @@ def test_a_transition_without_a_target_state_is_422(browser, admin_user, acme):
 
 
 def test_a_form_post_without_javascript_redirects_back(browser, admin_user, acme):
-    dep = create(admin_user, acme, "llm")
+    dep = create(admin_user, acme, "llm", to=["provisioning", "active"])
     make_user("tenant_admin", tenant=acme, email="ta@acme.example")
-    browser.login("ta@acme.example")  # a tenant_admin may move its own deployments
-    r = browser.post(f"/deployments/{dep.id}/transition", data={"to": "provisioning"})
+    browser.login("ta@acme.example")  # a tenant_admin may decommission its own deployments
+    r = browser.post(f"/deployments/{dep.id}/transition", data={"to": "decommissioned"})
     assert r.status_code == 303 and r.headers["Location"] == f"/deployments/{dep.id}"
     html = browser.get(f"/deployments/{dep.id}").get_data(as_text=True)
-    assert history(html)[0][1:] == ["requested", "provisioning", "ta@acme.example"]
+    assert history(html)[0][1:] == ["active", "decommissioned", "ta@acme.example"]
 
 
 def test_decommission_asks_for_confirmation(browser, admin_user, acme):
@@ -397,6 +397,7 @@ def test_no_subscribe_form_for_a_tenant_admin_or_a_decommissioned_deployment(bro
     browser.client.post("/logout", headers={"X-CSRFToken": browser.csrf_token()})
     browser.login("ta@acme.example")
     html = browser.get(f"/deployments/{live.id}").get_data(as_text=True)
-    assert "/subscribe" not in html and 'name="to" value="provisioning"' in html
+    assert "/subscribe" not in html and 'name="to"' not in html  # provisioning is the operator's
+    assert "Only the operator can move it from requested." in html
     r = browser.post(f"/deployments/{live.id}/subscribe", data={"plan_code": "studio", "starts_on": "2026-04-01"})
     assert r.status_code == 403

@@ -2,6 +2,7 @@
 from flask import Blueprint, current_app, g, request
 
 from ...errors import BadRequest, Unauthorized
+from ...inputs import check_json, check_query_and_form
 from ...services import idempotency
 from ...services.tokens import authenticate_token
 
@@ -19,6 +20,7 @@ def authenticate_bearer():
     if found is None:
         raise Unauthorized("The bearer token is invalid, expired or revoked.")
     g.api_token_id, g.api_user = found
+    check_query_and_form()  # after the credentials: a 401 comes before anything else
 
 
 @api_bp.before_request
@@ -62,13 +64,15 @@ def release_unanswered_claim(_exc):
 
 
 def json_body() -> dict:
-    """The request body as a JSON object; anything else is the contract's one 400."""
+    """The request body as a JSON object; anything else is the contract's one 400. A string
+    or number in it that no field could take is a 422 naming it."""
     try:
         data = request.get_json(force=True, silent=True)
     except RecursionError:  # absurdly deep nesting: not a body we take
         data = None
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
+    check_json(data)
     return data
 
 

@@ -59,5 +59,5 @@ def rollup():
 def job_status(job_id):
     job = fetch(job_id)
     if job is None:
-        raise NotFound(f"no job {job_id}")
+        raise NotFound(f"no job {job_id[:64]!r}")
     return describe(job)
