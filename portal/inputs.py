@@ -8,13 +8,17 @@ from .errors import ValidationError
 from .services.validation import args_errors, input_errors, string_problem
 
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Read by their views as untrusted and replaced when unfit: a hostile ``next`` after sign-in
+# lands on "/" (the contract), rather than on an error page.
+SANITISED_BY_THEIR_VIEW = {"next"}
 
 
 def check_query_and_form() -> None:
-    errors = args_errors(request.args)
+    errors = {k: v for k, v in args_errors(request.args).items() if k not in SANITISED_BY_THEIR_VIEW}
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in FORMS:
         for name, problem in args_errors(request.form, names="form field").items():
-            errors.setdefault(name, problem)
+            if name not in SANITISED_BY_THEIR_VIEW:
+                errors.setdefault(name, problem)
         for name, upload in request.files.items():
             problem = string_problem(upload.filename or "", 255)
             if problem:
