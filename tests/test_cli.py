@@ -1,7 +1,9 @@
 """The command line, through Flask's CLI runner against the test database."""
+from datetime import date
+
 from sqlalchemy import func, select
 
-from portal.models import Addon, ApiToken, AuditEntry, Plan, PlanItem, PlanVersion, Tenant, User
+from portal.models import Addon, ApiToken, AuditEntry, Invoice, Plan, PlanItem, PlanVersion, Tenant, User
 
 
 def count(database, model):
@@ -83,8 +85,20 @@ def test_demo_is_repeatable(app, database, monkeypatch):
     from portal.models import MailMessage
 
     mails = database.session.scalars(select(MailMessage).order_by(MailMessage.id)).all()
-    assert [(m.to_address, m.status) for m in mails] == [
-        ("accounts@acme.example.com", "not_sent"), ("billing@globex.example.com", "not_sent")]
+    acme, globex = "accounts@acme.example.com", "billing@globex.example.com"
+    assert [(m.kind, m.to_address, m.status) for m in mails[:5]] == [
+        ("invoice_issued", acme, "not_sent"), ("invoice_issued", globex, "not_sent"),   # two months back
+        ("invoice_issued", acme, "not_sent"), ("invoice_issued", globex, "not_sent"),   # last month
+        ("credit_note_issued", acme, "not_sent")]
+    # Acme's older invoice is part-paid and overdue: one reminder, for the latest stage due
+    # (earlier stages passed while nobody ran the job are recorded as skipped).
+    reminders = [(m.to_address, m.status) for m in mails[5:]]
+    assert set(reminders) <= {(acme, "skipped"), (acme, "not_sent")}
+    assert reminders.count((acme, "not_sent")) == 1 and reminders[-1] == (acme, "not_sent")
+    states = {(i.tenant.slug, i.status, i.amount_paid_cents > 0, i.amount_credited_cents > 0,
+               i.is_overdue(date.today())) for i in database.session.scalars(select(Invoice))}
+    assert states == {("globex", "paid", True, False, False), ("acme", "issued", True, False, True),
+                      ("acme", "issued", False, True, False), ("globex", "issued", False, False, False)}
 
 
 def test_tenants_create_checks_and_formats_the_abn_as_the_profile_page_does(app, database):

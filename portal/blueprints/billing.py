@@ -16,6 +16,9 @@ def account():
     if user.is_platform_admin and not slug:
         return render_template("billing/choose.html", tenants=accounts.list_tenants())
     tenant = statements.tenant_for(user, slug)
-    month = statements.month_so_far(user, tenant, today())
+    on = today()
+    month = statements.month_so_far(user, tenant, on)
     return render_template("billing/account.html", tenant=tenant, month=month,
-                           days=statements.days_counted(month))
+                           days=statements.days_counted(month), owed=statements.owed(tenant, on),
+                           payments=statements.recent_payments(tenant),
+                           credit_notes=statements.recent_credit_notes(tenant))

@@ -2,7 +2,9 @@
 
 Everything goes through the same services as the pages and the API: deployments are
 requested and moved along the state machine, usage is ingested in batches, last month is
-rolled up, and its invoices are issued (their PDFs rendered) and one is paid. Without a
+rolled up and issued. The month before it was issued a month ago, so the invoice list shows
+every state of a customer's life: paid, part-paid and overdue, credited with an adjustment
+note, and open; the outbox holds the mails they sent (no mail server in the demo). Without a
 DigitalOcean token the demo provider is synced too: inventory, drift, balance and costs.
 """
 from datetime import datetime, time, timedelta, timezone
@@ -12,9 +14,9 @@ from sqlalchemy import select
 from ..billing.proration import month_start, previous_month_start
 from ..clock import today
 from ..extensions import db
-from ..models import Deployment, Invoice
+from ..models import CreditNote, Deployment, Invoice, Payment
 from ..models.tenancy import PLATFORM_ADMIN, TENANT_ADMIN, TENANT_VIEWER
-from . import accounts, catalog, deployments, invoices, provider_sync, rollup, usage
+from . import accounts, catalog, credit_notes, deployments, invoices, mail, payments, provider_sync, rollup, usage
 
 DEMO_PASSWORD = "arcadia-demo"
 DEMO_TENANTS = [
@@ -101,16 +103,64 @@ def _deployments_usage_and_invoices() -> list[str]:
         events = _hourly_usage(dep.id, last_month, datetime.now(timezone.utc), droplets, tokens, peak)
         for i in range(0, len(events), usage.MAX_BATCH):
             usage.ingest({"events": events[i:i + usage.MAX_BATCH]})
-    result = rollup.roll_up_period(last_month, this_month, actor=admin)
+    two_months_back = previous_month_start(last_month)
+    issued_then = last_month + timedelta(days=1)  # as if issued on the 2nd of last month
+    done += _roll_up_and_issue(admin, two_months_back, last_month, issued_on=issued_then)
+    done += _roll_up_and_issue(admin, last_month, this_month)
+    done += _payments_and_credits(admin, two_months_back, last_month, issued_then)
+    return done
+
+
+def _roll_up_and_issue(admin, start, end, issued_on=None) -> list[str]:
+    done = []
+    result = rollup.roll_up_period(start, end, actor=admin)
     if result.created:
-        done.append(f"created {result.created} invoices for {last_month:%B %Y}")
+        done.append(f"created {result.created} invoices for {start:%B %Y}")
     drafts = db.session.scalars(select(Invoice).where(
-        Invoice.period_start == last_month, Invoice.status == "draft").order_by(Invoice.id)).all()
+        Invoice.period_start == start, Invoice.status == "draft").order_by(Invoice.id)).all()
     for invoice in drafts:
-        invoices.transition_invoice(admin, invoice.id, {"to": "issued"})
+        invoice = invoices.transition_invoice(admin, invoice.id, {"to": "issued"})
+        if issued_on is not None:
+            # The demo's one liberty: an invoice issued a month ago, so that one can be overdue.
+            invoice.issued_on = issued_on
+            invoice.due_on = issued_on + timedelta(days=14)
+            db.session.commit()
         done.append(f"issued invoice {invoice.number}")
-    if drafts:  # the first one has been paid
-        invoices.transition_invoice(admin, drafts[0].id, {"to": "paid"})
+    return done
+
+
+def _invoice(slug: str, period_start) -> Invoice:
+    tenant = accounts.tenant_by_slug(slug)
+    return db.session.scalar(select(Invoice).where(
+        Invoice.tenant_id == tenant.id, Invoice.period_start == period_start,
+        Invoice.status != "void"))
+
+
+def _payments_and_credits(admin, two_months_back, last_month, issued_then) -> list[str]:
+    """Globex paid its older invoice in full, Acme only part of its (now overdue) one, and
+    Acme's latest invoice was corrected with an adjustment note for an outage."""
+    done = []
+    older_globex, older_acme = _invoice("globex", two_months_back), _invoice("acme", two_months_back)
+    latest_acme = _invoice("acme", last_month)
+    if older_globex and not db.session.scalar(select(Payment.id).where(Payment.invoice_id == older_globex.id)):
+        payments.record_payment(admin, older_globex.id, {
+            "amount_cents": older_globex.amount_due_cents, "paid_on": (issued_then + timedelta(days=9)).isoformat(),
+            "method": "bank_transfer", "reference": "EFT GLOBEX-0042"})
+        done.append(f"recorded a full payment of {older_globex.number}")
+    if older_acme and not db.session.scalar(select(Payment.id).where(Payment.invoice_id == older_acme.id)):
+        payments.record_payment(admin, older_acme.id, {
+            "amount_cents": older_acme.total_cents // 2, "paid_on": (issued_then + timedelta(days=12)).isoformat(),
+            "method": "card", "reference": "Card ending 4242"})
+        done.append(f"recorded a part payment of {older_acme.number}")
+    if latest_acme and not db.session.scalar(select(CreditNote.id).where(CreditNote.invoice_id == latest_acme.id)):
+        plan_line = next(line for line in latest_acme.lines if line.kind == "plan_base")
+        note = credit_notes.issue_credit_note(admin, latest_acme.id, {
+            "reason": "Service credit: llm-inference unavailable for 9 hours",
+            "lines": [{"line_id": plan_line.id, "amount_cents": 1000}]})
+        done.append(f"issued adjustment note {note.number} on {latest_acme.number}")
+    run = mail.send_reminders(today())
+    if run.queued:
+        done.append(f"queued {run.queued} overdue reminder(s)")
     return done
 
 

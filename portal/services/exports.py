@@ -16,8 +16,10 @@ from sqlalchemy.orm import selectinload
 from ..billing.money import format_cents
 from ..errors import NotFound
 from ..extensions import db
-from ..models import Invoice, InvoiceLine, User
+from ..billing.proration import next_month_start
+from ..models import CreditNote, Invoice, InvoiceLine, Payment, Tenant, User
 from . import invoices as invoice_service
+from .scoping import scoped
 
 
 def amount(cents: int | None) -> str:
@@ -40,13 +42,16 @@ def _issued_invoices(user: User, period: str):
 
 def invoice_rows(user: User, period: str) -> Iterator[list[str]]:
     yield ["invoice_number", "tenant", "billing_name", "abn", "period_start", "period_end",
-           "status", "issued_on", "due_on", "currency", "subtotal", "tax", "total"]
+           "status", "issued_on", "due_on", "paid_on", "currency", "subtotal", "tax", "total",
+           "paid", "credited", "credit_applied", "amount_due"]
     for inv in _issued_invoices(user, period):
         bill_to = (inv.parties or {}).get("bill_to", {})
         yield [inv.number, text(inv.tenant.slug), text(bill_to.get("name")), bill_to.get("abn") or "",
                inv.period_start.isoformat(), inv.period_end.isoformat(), inv.status,
-               _iso(inv.issued_on), _iso(inv.due_on), inv.currency, amount(inv.subtotal_cents),
-               amount(inv.tax_cents), amount(inv.total_cents)]
+               _iso(inv.issued_on), _iso(inv.due_on), _iso(inv.paid_on), inv.currency,
+               amount(inv.subtotal_cents), amount(inv.tax_cents), amount(inv.total_cents),
+               amount(inv.amount_paid_cents), amount(inv.amount_credited_cents),
+               amount(inv.credit_applied_cents), amount(inv.amount_due_cents)]
 
 
 def line_rows(user: User, period: str) -> Iterator[list[str]]:
@@ -68,6 +73,45 @@ def line_rows(user: User, period: str) -> Iterator[list[str]]:
                line.unit, amount(line.unit_price_cents), amount(line.amount_cents), inv.currency]
 
 
+def _month(period: str):
+    start, _ = invoice_service.parse_period(period)
+    return start, next_month_start(start)
+
+
+def payment_rows(user: User, period: str) -> Iterator[list[str]]:
+    """Payments received in the month, whatever month their invoice bills."""
+    yield ["paid_on", "invoice_number", "tenant", "method", "reference", "amount", "currency",
+           "recorded_by"]
+    start, end = _month(period)
+    query = (select(Payment, Invoice, Tenant)
+             .join(Invoice, Payment.invoice_id == Invoice.id)
+             .join(Tenant, Payment.tenant_id == Tenant.id)
+             .where(Payment.paid_on >= start, Payment.paid_on < end)
+             .order_by(Payment.paid_on, Payment.id))
+    for pay, inv, tenant in db.session.execute(scoped(query, user, Payment.tenant_id)):
+        yield [pay.paid_on.isoformat(), inv.number, text(tenant.slug), pay.method,
+               text(pay.reference or ""), amount(pay.amount_cents), inv.currency,
+               pay.recorded_by if user.is_platform_admin else ""]
+
+
+def credit_note_rows(user: User, period: str) -> Iterator[list[str]]:
+    """Adjustment notes issued in the month: one row each, with where the credit went."""
+    yield ["credit_note_number", "issued_on", "invoice_number", "invoice_issued_on", "tenant",
+           "reason", "currency", "subtotal", "tax", "total", "against_invoice", "to_credit_balance",
+           "refund", "refunded_on"]
+    start, end = _month(period)
+    query = (select(CreditNote, Invoice, Tenant)
+             .join(Invoice, CreditNote.invoice_id == Invoice.id)
+             .join(Tenant, CreditNote.tenant_id == Tenant.id)
+             .where(CreditNote.issued_on >= start, CreditNote.issued_on < end)
+             .order_by(CreditNote.number))
+    for note, inv, tenant in db.session.execute(scoped(query, user, CreditNote.tenant_id)):
+        yield [note.number, note.issued_on.isoformat(), inv.number, _iso(inv.issued_on),
+               text(tenant.slug), text(note.reason), note.currency, amount(note.subtotal_cents),
+               amount(note.tax_cents), amount(note.total_cents), amount(note.against_invoice_cents),
+               amount(note.to_balance_cents), amount(note.refund_cents), _iso(note.refunded_on)]
+
+
 def _iso(value) -> str:
     return value.isoformat() if value else ""
 
@@ -82,6 +126,8 @@ class Dataset:
 DATASETS = {d.name: d for d in (
     Dataset("invoices", "Invoices", invoice_rows),
     Dataset("lines", "Invoice lines", line_rows),
+    Dataset("payments", "Payments", payment_rows),
+    Dataset("credit_notes", "Credit notes", credit_note_rows),
 )}
 
 

@@ -11,7 +11,8 @@ from datetime import date
 from ..billing.proration import month_start, next_month_start
 from ..billing.quote import Line
 from ..billing.rollup import BillingError, InvoicePlan, plan_invoice
-from ..models import Tenant, User
+from ..models import CreditNote, Invoice, Payment, Tenant, User
+from ..models.invoices import ISSUED
 from ..errors import NotFound
 from ..extensions import db
 from .deployments import deployments_query
@@ -27,6 +28,45 @@ class MonthSoFar:
     plan: InvoicePlan | None         # None: no subscription bills this month
     groups: tuple[tuple[str | None, tuple[Line, ...]], ...]  # (deployment name, lines); None: account
     error: str | None = None         # why it cannot be priced (e.g. mixed currencies)
+
+
+@dataclass(frozen=True)
+class Owed:
+    currency: str
+    balance_due_cents: int      # what its issued invoices still owe
+    overdue_cents: int          # of which past their due date
+    overdue_count: int
+    credit_balance_cents: int   # credit waiting to be applied to its next invoices
+    refunds_owed_cents: int     # refunds credit notes owe it, not yet paid out
+    unpaid: tuple[Invoice, ...]  # oldest first
+
+
+def owed(tenant: Tenant, on: date) -> Owed:
+    """What a tenant owes as of ``on``: from the same amounts due the invoices show."""
+    unpaid = [inv for inv in db.session.scalars(
+        db.select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.status == ISSUED)
+        .order_by(Invoice.issued_on, Invoice.id)) if inv.amount_due_cents > 0]
+    overdue = [inv for inv in unpaid if inv.is_overdue(on)]
+    refunds = db.session.scalar(
+        db.select(db.func.coalesce(db.func.sum(CreditNote.refund_cents), 0))
+        .where(CreditNote.tenant_id == tenant.id, CreditNote.refunded_on.is_(None)))
+    currency = unpaid[0].currency if unpaid else db.session.scalar(
+        db.select(Invoice.currency).where(Invoice.tenant_id == tenant.id).limit(1)) or "AUD"
+    return Owed(currency, sum(i.amount_due_cents for i in unpaid),
+                sum(i.amount_due_cents for i in overdue), len(overdue),
+                tenant.credit_balance_cents or 0, int(refunds), tuple(unpaid))
+
+
+def recent_payments(tenant: Tenant, limit: int = 10) -> list[Payment]:
+    return list(db.session.scalars(
+        db.select(Payment).where(Payment.tenant_id == tenant.id)
+        .order_by(Payment.paid_on.desc(), Payment.id.desc()).limit(limit)))
+
+
+def recent_credit_notes(tenant: Tenant, limit: int = 10) -> list[CreditNote]:
+    return list(db.session.scalars(
+        db.select(CreditNote).where(CreditNote.tenant_id == tenant.id)
+        .order_by(CreditNote.id.desc()).limit(limit)))
 
 
 def tenant_for(user: User, slug: str | None) -> Tenant:

@@ -57,3 +57,32 @@ def test_nothing_subscribed_says_so(browser, catalog, database):
     assert "No subscription bills this month." in browser.get("/billing/").get_data(as_text=True)
 
 
+
+
+def test_what_a_tenant_owes_to_the_cent(browser, world, api_as, database):
+    from portal.models import Tenant
+    from portal.services import invoices, rollup
+
+    admin = make_user()
+    api = api_as(admin)
+    with freeze_time("2026-06-02 12:00:00"):
+        rollup.roll_up_period(date(2026, 5, 1), date(2026, 6, 1))
+        rows, _ = invoices.list_invoices(admin, tenant_slug="globex", period="2026-05")
+        may = invoices.transition_invoice(admin, rows[0].id, {"to": "issued"})   # due 2026-06-16
+        assert api.post(f"/api/v1/invoices/{may.id}/payments", json={
+            "amount_cents": 1500, "paid_on": "2026-06-01", "method": "card"}).status_code == 201
+    globex = database.session.scalar(database.select(Tenant).where(Tenant.slug == "globex"))
+    make_user(TENANT_VIEWER, globex, email="g@example.com")
+    with freeze_time("2026-06-10 12:00:00"):
+        browser.login("g@example.com")
+        html = browser.get("/billing/").get_data(as_text=True)
+    # May: studio 5000 + GST 500 = 5500, less 1500 paid = 4000, not yet due.
+    assert 'data-figure="balance_due">$40.00 AUD' in html
+    assert 'data-figure="overdue" class="">$0.00 AUD' in html
+    assert 'data-figure="credit_balance">$0.00 AUD' in html
+    assert may.number in html and "2026-06-01" in html and "$15.00 AUD" in html  # the payment
+    with freeze_time("2026-06-20 12:00:00"):
+        browser.login("g@example.com")
+        html = browser.get("/billing/").get_data(as_text=True)
+    assert 'data-figure="overdue" class="overdue">$40.00 AUD (1 invoice)' in html
+    assert html.count("badge-overdue") == 1

@@ -48,6 +48,39 @@ def test_admin_exports_every_tenants_invoices_with_exact_amounts(browser, world)
     # A name a spreadsheet would run as a formula is written as text.
     assert acme["billing_name"] == "'=HYPERLINK(\"x\") Pty Ltd"
     assert acme["abn"] == "53 004 085 616"
+    assert (acme["paid"], acme["credited"], acme["amount_due"], acme["paid_on"]) == ("0.00", "0.00", "63.25", "")
+
+
+def test_payments_and_credit_notes_by_the_month_they_are_dated(browser, api_as, world, database):
+    from freezegun import freeze_time
+
+    admin = api_as(make_user())
+    with freeze_time("2026-05-10 09:00:00"):
+        r = admin.post(f"/api/v1/invoices/{world['acme']}/payments", json={
+            "amount_cents": 2000, "paid_on": "2026-05-09", "method": "bank_transfer",
+            "reference": "=cmd|' /C calc'!A0"})
+        assert r.status_code == 201, r.get_json()
+        line = next(x for x in admin.get(f"/api/v1/invoices/{world['acme']}").get_json()["lines"]
+                    if x["kind"] == "addon")
+        note = admin.post(f"/api/v1/invoices/{world['acme']}/credit-notes", json={
+            "reason": "Storage never attached", "lines": [{"line_id": line["id"], "amount_cents": 750}]})
+        assert note.status_code == 201, note.get_json()
+    browser.login("admin@example.com")
+    pays = _csv(browser.get("/exports/payments.csv?period=2026-05"))
+    assert pays[0] == ["paid_on", "invoice_number", "tenant", "method", "reference", "amount",
+                       "currency", "recorded_by"]
+    assert pays[1][:7] == ["2026-05-09", "ARC-000001", "acme", "bank_transfer", "'=cmd|' /C calc'!A0",
+                           "20.00", "AUD"]
+    assert _csv(browser.get("/exports/payments.csv?period=2026-04"))[1:] == []
+    notes = [dict(zip(r[0], row)) for r in [_csv(browser.get("/exports/credit_notes.csv?period=2026-05"))]
+             for row in r[1:]]
+    assert [(n["credit_note_number"], n["invoice_number"], n["subtotal"], n["tax"], n["total"],
+             n["against_invoice"], n["to_credit_balance"]) for n in notes] == [
+        ("CN-000001", "ARC-000001", "7.50", "0.75", "8.25", "8.25", "0.00")]
+    invoices_csv = {r[1]: dict(zip(_csv(browser.get("/exports/invoices.csv?period=2026-04"))[0], r))
+                    for r in _csv(browser.get("/exports/invoices.csv?period=2026-04"))[1:]}
+    assert (invoices_csv["acme"]["paid"], invoices_csv["acme"]["credited"],
+            invoices_csv["acme"]["amount_due"]) == ("20.00", "8.25", "35.00")
 
 
 def test_lines_export_names_deployments_and_units(browser, world):
@@ -61,8 +94,14 @@ def test_lines_export_names_deployments_and_units(browser, world):
     assert acme[0]["deployment"] == "acme-llm" and acme[2]["deployment"] == ""
 
 
-def test_tenant_exports_only_its_own_and_drafts_never(browser, world, database):
+def test_tenant_exports_only_its_own_and_drafts_never(browser, world, database, api_as):
+    admin = api_as(make_user())
+    for slug in ("acme", "globex"):
+        admin.post(f"/api/v1/invoices/{world[slug]}/payments", json={
+            "amount_cents": 100, "paid_on": "2026-05-02", "method": "card"})
     browser.login("viewer@example.com")
+    pays = _csv(browser.get("/exports/payments.csv?period=2026-05"))
+    assert [(row[2], row[-1]) for row in pays[1:]] == [("acme", "")]  # no staff emails for tenants
     rows = _csv(browser.get("/exports/invoices.csv?period=2026-04"))
     assert [row[1] for row in rows[1:]] == ["acme"]
     lines = _csv(browser.get("/exports/lines.csv?period=2026-04"))
