@@ -5,7 +5,7 @@ from .idempotency import IdempotencyKey
 from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
-from .usage import UsageEvent
+from .usage import UsageDaily, UsageEvent
 from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
@@ -13,6 +13,6 @@ __all__ = [
     "IdempotencyKey",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "Plan", "PlanItem",
-    "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
+    "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageDaily", "UsageEvent",
     "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
 ]
