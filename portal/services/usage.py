@@ -283,12 +283,13 @@ def rebuild_aggregates(start: date | None = None, end: date | None = None) -> in
             .where(*in_window)
             .group_by(events.c.deployment_id, events.c.resource_kind, day)
         )
-        result = db.session.execute(
+        rebuilt = (
             insert(daily).from_select(
                 ["deployment_id", "resource_kind", "day", "total_qty", "peak_qty", "events"],
                 source)
+            .returning(daily.c.events).cte("rebuilt")
         )
-        return result.rowcount
+        return db.session.scalar(select(func.count()).select_from(rebuilt))
     db.session.execute(clear)
     sums: dict[tuple, list] = {}
     for deployment_id, kind, qty, occurred_at in db.session.execute(
