@@ -4,16 +4,17 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Integer, any_, bindparam, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..billing.terms import COUNTER, RESOURCE_KINDS
 from ..clock import utcnow
 from ..errors import ValidationError
 from ..extensions import db
-from ..models import UsageDaily, UsageEvent
+from ..models import Deployment, UsageDaily, UsageEvent
 from .deployments import require_deployment_ids
-from .validation import FieldError, quantity, record_id
+from .validation import MAX_ID, MAX_QUANTITY, QUANTUM, FieldError, quantity, record_id
 
 MAX_BATCH = 1000
 EVENT_FIELDS = {"event_id", "deployment_id", "resource_kind", "quantity", "occurred_at"}
@@ -44,7 +45,7 @@ def _event(index: int, raw: Any) -> tuple[dict | None, dict[str, str]]:
         "event_id": _event_id,
         "deployment_id": record_id,
         "resource_kind": _kind,
-        "quantity": quantity,
+        "quantity": _quantity,
         "occurred_at": parse_timestamp,
     }
     for name, check in checks.items():
@@ -66,10 +67,62 @@ def _event_id(value: Any) -> str:
     return value
 
 
+def _quantity(value: Any) -> Decimal:
+    """``validation.quantity``, with the magnitude checked first: its decimal-places test
+    rounds, and rounding a number of 22 digits or more to six places overflows Decimal's
+    context (InvalidOperation, a 500) instead of refusing it."""
+    if isinstance(value, Decimal) and value.is_finite() and abs(value) > MAX_QUANTITY:
+        raise FieldError("must not be negative" if value < 0 else f"must be at most {MAX_QUANTITY:,}")
+    return quantity(value)
+
+
 def _kind(value: Any) -> str:
     if not isinstance(value, str) or value not in RESOURCE_KINDS:
         raise FieldError(f"unknown resource kind {value!r} (known: {', '.join(RESOURCE_KINDS)})")
     return value
+
+
+def _plain_event(raw: Any) -> dict | None:
+    """The row of an event that passes every check of ``_event``, by the shortest path (a
+    batch holds up to 1,000 of them); None for anything else, which ``_event`` then explains.
+    The same checks: exactly the five fields, a non-blank event_id of at most 200 characters,
+    a deployment id in range, a known kind, a quantity as ``quantity`` takes it, an ISO time."""
+    if type(raw) is not dict or raw.keys() != EVENT_FIELDS:
+        return None
+    event_id, deployment_id, kind, qty, occurred_at = (
+        raw["event_id"], raw["deployment_id"], raw["resource_kind"], raw["quantity"],
+        raw["occurred_at"])
+    if (type(event_id) is not str or not event_id or len(event_id) > 200 or event_id.isspace()
+            or type(deployment_id) is not int or not 1 <= deployment_id <= MAX_ID
+            or type(kind) is not str or kind not in RESOURCE_KINDS
+            or type(occurred_at) is not str):
+        return None
+    if type(qty) is int:
+        if not 0 <= qty <= MAX_QUANTITY:
+            return None
+        qty = Decimal(qty)
+    elif type(qty) is Decimal:
+        # In range first (cheap even for 1E-999999999), then "at most six decimals" as one
+        # rounding rather than ``quantity``'s digit tuple.
+        if not (qty.is_finite() and 0 <= qty <= MAX_QUANTITY and qty == qty.quantize(QUANTUM)):
+            return None
+    else:
+        return None
+    try:
+        return {"event_id": event_id, "deployment_id": deployment_id, "resource_kind": kind,
+                "quantity": qty, "occurred_at": parse_timestamp(occurred_at)}
+    except FieldError:
+        return None
+
+
+def _known_deployments(ids: set[int]) -> set[int]:
+    """The ids among ``ids`` that exist. On PostgreSQL one array parameter, not an IN list of
+    up to 1,000 placeholders that the driver would parse again for every batch."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return require_deployment_ids(ids)
+    return set(db.session.scalars(
+        select(Deployment.id).where(Deployment.id == any_(bindparam("ids", list(ids),
+                                                                    type_=ARRAY(Integer))))))
 
 
 def ingest(data: Mapping[str, Any]) -> dict[str, int]:
@@ -85,14 +138,15 @@ def ingest(data: Mapping[str, Any]) -> dict[str, int]:
         raise ValidationError({"events": f"must hold 1 to {MAX_BATCH} events"})
     rows, errors = [], {}
     for index, raw in enumerate(events):
-        row, problems = _event(index, raw)
-        if problems and not errors:
-            errors = problems  # the first bad event is the one to report
-            bad_index = index
-        if row:
-            rows.append(row)
+        row = _plain_event(raw)
+        if row is None:  # not the common well-formed case: the full check names the problem
+            row, errors = _event(index, raw)
+            if errors:
+                bad_index = index  # the first bad event is the one to report
+                break
+        rows.append(row)
     if not errors:
-        known = require_deployment_ids(r["deployment_id"] for r in rows)
+        known = _known_deployments({r["deployment_id"] for r in rows})
         for index, row in enumerate(rows):
             if row["deployment_id"] not in known:
                 errors = {f"events[{index}].deployment_id": f"unknown deployment {row['deployment_id']}"}
