@@ -13,6 +13,7 @@ __all__ = [
     "IdempotencyKey",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "Plan", "PlanItem",
-    "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageDaily", "UsageEvent",
+    "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
     "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
+    "UsageDaily",
 ]
