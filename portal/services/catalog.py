@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from ..billing.terms import AddonTerms, PlanTerms
 
@@ -158,11 +158,25 @@ def forget_cached_catalog() -> None:
 _CATALOG_MODELS = (Plan, PlanVersion, PlanItem, Addon)
 
 
-@event.listens_for(Session, "after_flush")
-def _catalog_written(session, _context) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, _CATALOG_MODELS) for obj in changed):
+def _catalog_written(_mapper, _connection, target) -> None:
+    # Mapper events: they fire for catalog rows only, so other flushes pay nothing.
+    session = object_session(target)
+    if session is not None:
         session.info["catalog_written"] = True
+    forget_cached_catalog()
+
+
+for _model in _CATALOG_MODELS:
+    for _name in ("after_insert", "after_update", "after_delete"):
+        event.listen(_model, _name, _catalog_written)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _catalog_bulk_write(state) -> None:
+    """``session.execute(update(Addon)…)`` and kin bypass the mapper events."""
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ in _CATALOG_MODELS:
+        state.session.info["catalog_written"] = True
         forget_cached_catalog()
 
 

@@ -80,3 +80,18 @@ def test_a_plan_created_elsewhere_is_quotable_at_once(admin, database, monkeypat
     r = admin.post("/api/v1/quote", json={"plan_code": "solo", "starts_on": "2026-05-01"})
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["recurring_cents"] == 1234
+
+
+def test_a_bulk_catalog_update_through_the_session_drops_the_copy(admin, database):
+    from sqlalchemy import update
+
+    from portal.clock import utcnow
+    from portal.models import Addon
+
+    assert admin.post("/api/v1/quote", json=QUOTE).status_code == 200
+    database.session.execute(update(Addon).where(Addon.code == "storage_50gb")
+                             .values(retired_at=utcnow()))
+    database.session.commit()
+    refused = admin.post("/api/v1/quote", json=QUOTE)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {"addons": "no longer sold: storage_50gb"}
