@@ -188,3 +188,22 @@ def register(app: Flask) -> None:
         """Revoke every token of the user."""
         count = accounts.revoke_tokens(email)
         click.echo(f"revoked {count} token(s) for {email.strip().lower()}")
+
+    @app.cli.group("usage")
+    def usage():
+        """Metered usage."""
+
+    @usage.command("rebuild-aggregates")
+    @click.option("--period", default=None, help="Only this month, YYYY-MM (default: all).")
+    @reports_domain_errors
+    def usage_rebuild_aggregates(period):
+        """Recompute the daily usage aggregate from the raw events."""
+        from .extensions import db
+        from .services.invoices import parse_period
+        from .services.usage import rebuild_aggregates
+
+        start, end = parse_period(period) if period is not None else (None, None)
+        rows = rebuild_aggregates(start, end)
+        db.session.commit()
+        click.echo(f"{period or 'all periods'}: {rows} daily aggregate rows rebuilt "
+                   "from the raw events")

@@ -210,3 +210,13 @@ def run_worker(app) -> int:
     SimpleWorker(queues, connection=conn).work(burst=True)
     assert sum(q.failed_job_registry.count for q in queues) == 0, "a job failed on the worker"
     return sum(q.finished_job_registry.count for q in queues) - finished_before
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_catalog():
+    """The quote's in-process catalog copy must not outlive a test's rolled-back catalog."""
+    from portal.services.catalog import forget_cached_catalog
+
+    forget_cached_catalog()
+    yield
+    forget_cached_catalog()

@@ -7,7 +7,7 @@ from .mail import MailMessage
 from .payments import CreditAllocation, CreditNote, CreditNoteLine, Payment
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
-from .usage import UsageEvent
+from .usage import UsageDaily, UsageEvent
 from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "MailMessage", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
     "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
+    "UsageDaily",
 ]

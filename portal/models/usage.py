@@ -1,8 +1,8 @@
 """Metered usage events, keyed by the sender's event_id (the idempotency key)."""
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..billing.terms import RESOURCE_KINDS
@@ -29,3 +29,22 @@ class UsageEvent(db.Model):
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = timestamp_now()
+
+
+class UsageDaily(db.Model):
+    """Usage per deployment, resource kind and UTC day, kept at ingest in the same transaction
+    as the events it counts (only newly stored events add to it). The raw events stay the
+    source of truth: ``flask usage rebuild-aggregates`` recomputes this table from them."""
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        CheckConstraint(in_list("resource_kind", RESOURCE_KINDS), name="resource_kind"),
+        CheckConstraint("events > 0", name="events_positive"),
+    )
+
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), primary_key=True)
+    resource_kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Both figures for every kind: the reader picks the sum (counters) or the peak (gauges).
+    total_qty: Mapped[Decimal] = mapped_column(Numeric(38, 6))
+    peak_qty: Mapped[Decimal] = mapped_column(Quantity)
+    events: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))

@@ -219,13 +219,14 @@ def quantity(value: Any) -> Decimal:
     value = Decimal(value)
     if not value.is_finite():
         raise FieldError("must be a finite number")
-    if value.as_tuple().exponent < -MAX_DECIMALS and value != value.quantize(QUANTUM):
-        # Beyond what is stored; and 1e-999999999 would cost hours of exact arithmetic.
-        raise FieldError(f"must have at most {MAX_DECIMALS} decimal places")
+    # Range first: quantizing a huge value to 6 places would overflow the context (a 500).
     if value < 0:
         raise FieldError("must not be negative")
     if value > MAX_QUANTITY:
         raise FieldError(f"must be at most {MAX_QUANTITY:,}")
+    if value.as_tuple().exponent < -MAX_DECIMALS and value != value.quantize(QUANTUM):
+        # Beyond what is stored; and 1e-999999999 would cost hours of exact arithmetic.
+        raise FieldError(f"must have at most {MAX_DECIMALS} decimal places")
     return value
 
 

@@ -291,3 +291,14 @@ def test_deep_but_parseable_json_is_never_a_500(admin, depth):
     r = admin.client.post("/api/v1/quote", data=body,
                           headers={**admin.headers, "Content-Type": "application/json"})
     assert r.status_code in (400, 422)
+
+
+def test_a_huge_number_with_many_decimals_is_a_field_error_not_an_overflow():
+    from decimal import Decimal
+
+    import pytest
+
+    from portal.services.validation import FieldError, quantity
+
+    with pytest.raises(FieldError, match="must be at most"):
+        quantity(Decimal("10941685194586986024840.0345188"))

@@ -1,0 +1,438 @@
+"""Benchmark: the portal's hot paths against the limit of the machine they run on, measured in
+the same run. Not part of the test suite; it prints a table and writes a JSON file.
+
+    python bench/run.py                       # 10,000 tenants × 3 deployments, a month of usage
+    python bench/run.py --tenants 200         # a quick run
+
+Each measurement is the median of --repeat runs (3) and is set beside its limit:
+
+  ingest_inprocess  ``usage.ingest`` (JSON parsing, validation, COPY, aggregate) on 1
+                    connection, vs COPY → staging → INSERT … ON CONFLICT on 1 raw connection;
+  ingest_http       POST /api/v1/usage through gunicorn (4 workers) from 4 concurrent clients,
+                    vs the same COPY limit on 4 connections;
+  quote_http        POST /api/v1/quote p50 through gunicorn vs GET /api/health p50.
+
+MEASUREMENTS maps a name to a function ``(Bench) -> dict``; add the rollup or a list page there.
+"""
+import argparse
+import http.client
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import flask_migrate  # noqa: E402
+import psycopg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import db  # noqa: E402
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/arcadia_bench_run"
+MONTH_START = datetime(2026, 4, 1, tzinfo=timezone.utc)
+HOURS = 720  # April 2026
+BATCH = 1000
+ADMIN_EMAIL = "bench@example.com"
+KINDS = ("droplet_hours", "llm_tokens", "spaces_gb")
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def recreate_database(url: str) -> None:
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
+def libpq_url(url: str) -> str:
+    return sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def build(tenants: int, hours: int) -> tuple[str, list[int]]:
+    """Schema, catalog, an admin token, tenants × 3 subscribed deployments and ``hours`` of
+    hourly usage for each (droplet hours and tokens every hour, a storage gauge every 6), then
+    the daily aggregate from it and ANALYZE. All in bulk SQL: building is not measured."""
+    from portal.models import (Addon, Deployment, Plan, PlanVersion, Subscription,
+                               SubscriptionAddon, Tenant)
+    from portal.services import accounts, catalog, usage
+
+    flask_migrate.upgrade()
+    catalog.seed_catalog()
+    accounts.create_user(ADMIN_EMAIL, "platform_admin", "bench-password")
+    token = accounts.create_token(ADMIN_EMAIL)
+    version = db.session.scalar(select(PlanVersion).join(Plan).where(Plan.code == "studio"))
+    addon = db.session.scalar(select(Addon).where(Addon.code == "storage_50gb"))
+    for start in range(1, tenants + 1, 5000):
+        chunk = range(start, min(tenants, start + 4999) + 1)
+        db.session.execute(insert(Tenant), [
+            {"slug": f"bench-{i:05d}", "name": f"Bench {i}", "billing_name": f"Bench {i} Pty Ltd",
+             "billing_address": f"{i} Bench Street\nSydney NSW 2000", "abn": None}
+            for i in chunk])
+    tenant_ids = list(db.session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    db.session.execute(insert(Deployment), [
+        {"tenant_id": t, "name": f"d{n}", "region": "syd1", "status": "active"}
+        for t in tenant_ids for n in range(3)])
+    deployment_ids = list(db.session.scalars(select(Deployment.id).order_by(Deployment.id)))
+    db.session.execute(insert(Subscription), [
+        {"deployment_id": d, "plan_version_id": version.id, "starts_on": date(2026, 3, 1),
+         "ends_on": None} for d in deployment_ids])
+    db.session.execute(text(
+        "INSERT INTO subscription_addons (subscription_id, addon_id, name, price_cents, "
+        "resource_kind, qty) SELECT id, :a, :n, :p, :k, :q FROM subscriptions"),
+        {"a": addon.id, "n": addon.name, "p": addon.price_cents, "k": addon.resource_kind,
+         "q": addon.qty})
+    db.session.commit()
+    # A month of history, generated in the server.
+    db.session.execute(text("""
+        INSERT INTO usage_events (event_id, deployment_id, resource_kind, quantity,
+                                  occurred_at, received_at)
+        SELECT d.id || ':' || k.kind || ':' || h, d.id, k.kind,
+               CASE k.kind WHEN 'droplet_hours' THEN 1
+                           WHEN 'llm_tokens' THEN 1000 + (d.id * 7919 + h * 104729) % 2001
+                           ELSE 100 + (d.id * 37 + h) % 800 / 10.0 END,
+               :start + make_interval(hours => h), :start + make_interval(hours => h)
+        FROM deployments d
+        CROSS JOIN generate_series(0, :hours - 1) h
+        CROSS JOIN (VALUES ('droplet_hours'), ('llm_tokens'), ('spaces_gb')) k(kind)
+        WHERE k.kind <> 'spaces_gb' OR h % 6 = 0
+    """), {"start": MONTH_START, "hours": hours})
+    usage.rebuild_aggregates()
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    db.session.remove()
+    return token, deployment_ids
+
+
+class Events:
+    """Fresh events (never seen ids) for the measured runs, spread over the month's
+    deployments, as a metering agent sends them."""
+
+    def __init__(self, deployment_ids: list[int]):
+        self.deployment_ids = deployment_ids
+        self.serial = 0
+
+    def batch(self, size: int = BATCH) -> list[dict]:
+        self.serial += 1
+        deps = self.deployment_ids
+        out = []
+        for i in range(size):
+            dep = deps[(self.serial * 7919 + i) % len(deps)]
+            hour = (self.serial + i) % HOURS
+            kind = KINDS[i % 3]
+            qty = 1 if kind == "droplet_hours" else (1000 + i if kind == "llm_tokens"
+                                                    else float(f"{100 + i % 80}.5"))
+            out.append({"event_id": f"run{self.serial}-{i}", "deployment_id": dep,
+                        "resource_kind": kind, "quantity": qty,
+                        "occurred_at": (MONTH_START + timedelta(hours=hour))
+                        .strftime("%Y-%m-%dT%H:%M:%SZ")})
+        return out
+
+    def bodies(self, n: int) -> list[bytes]:
+        return [json.dumps({"events": self.batch()}).encode() for _ in range(n)]
+
+
+# --- the limit: COPY → staging → INSERT … ON CONFLICT, no Python validation or ORM -------------
+
+LIMIT_STAGING = ("CREATE TEMP TABLE IF NOT EXISTS s (event_id text, deployment_id bigint, "
+                 "resource_kind text, quantity numeric, occurred_at timestamptz) "
+                 "ON COMMIT DELETE ROWS")
+LIMIT_INSERT = ("INSERT INTO usage_events (event_id, deployment_id, resource_kind, quantity, "
+                "occurred_at, received_at) SELECT event_id, deployment_id, resource_kind, "
+                "quantity, occurred_at, now() FROM s ON CONFLICT (event_id) DO NOTHING")
+
+
+def copy_limit(url: str, batches: list[list[tuple]]) -> int:
+    """Every batch: COPY its rows into a temporary table and INSERT … SELECT … ON CONFLICT,
+    one commit a batch, on one connection. The rows are ready tuples: the pure database path."""
+    n = 0
+    with psycopg.connect(libpq_url(url)) as conn:
+        for rows in batches:
+            with conn.cursor() as cur:
+                cur.execute(LIMIT_STAGING)
+                with cur.copy("COPY s FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(LIMIT_INSERT)
+                n += cur.rowcount
+            conn.commit()
+    return n
+
+
+def as_rows(batch: list[dict]) -> list[tuple]:
+    return [(e["event_id"], e["deployment_id"], e["resource_kind"], Decimal(str(e["quantity"])),
+             e["occurred_at"]) for e in batch]
+
+
+def limit_rate(bench, batches: int, connections: int) -> float:
+    work = [[as_rows(bench.events.batch()) for _ in range(batches)] for _ in range(connections)]
+    counts = [0] * connections
+
+    def run(i):
+        counts[i] = copy_limit(bench.url, work[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    assert sum(counts) == batches * connections * BATCH, counts
+    return sum(counts) / seconds
+
+
+# --- gunicorn ----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, workers: int):
+        self.port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret", "TZ": "UTC"}
+        env.pop("REDIS_URL", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{self.port}",
+             "--log-level", "warning", "portal:create_app()"],
+            cwd=ROOT, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if self.request("GET", "/api/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict | None = None) -> tuple[int, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+# --- the measurements --------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, app, url: str, token: str, deployment_ids: list[int], args):
+        self.app, self.url, self.token, self.args = app, url, token, args
+        self.events = Events(deployment_ids)
+        self.server: Server | None = None
+
+    @property
+    def auth(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+
+
+def median_of(repeat: int, run) -> tuple[float, list[float]]:
+    values = [run() for _ in range(repeat)]
+    return statistics.median(values), values
+
+
+def ingest_inprocess(bench: Bench) -> dict:
+    """``usage.ingest`` as the API view calls it, on the body's JSON parsed as the app parses
+    it (numbers with a fraction as Decimal), one batch and one commit at a time."""
+    from portal.services import usage
+
+    n = bench.args.batches
+
+    def run() -> float:
+        bodies = bench.events.bodies(n)
+        with bench.app.app_context():
+            t0 = time.perf_counter()
+            for body in bodies:
+                result = usage.ingest(bench.app.json.loads(body))
+                assert result == {"accepted": BATCH, "duplicates": 0}, result
+            seconds = time.perf_counter() - t0
+            db.session.remove()
+        return n * BATCH / seconds
+
+    value, runs = median_of(bench.args.repeat, run)
+    limit, limit_runs = median_of(bench.args.repeat, lambda: limit_rate(bench, n, 1))
+    return {"unit": "events/s", "value": value, "limit": limit, "goal": 0.60,
+            "runs": runs, "limit_runs": limit_runs,
+            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 1 connection"}
+
+
+def ingest_http(bench: Bench) -> dict:
+    """POST /api/v1/usage through gunicorn from 4 client threads at once."""
+    clients, n = 4, bench.args.batches
+
+    def run() -> float:
+        bodies = [bench.events.bodies(n) for _ in range(clients)]
+        errors = []
+
+        def send(mine):
+            for body in mine:
+                status, answer = bench.server.request("POST", "/api/v1/usage", body, bench.auth)
+                if status != 200 or json.loads(answer)["accepted"] != BATCH:
+                    errors.append((status, answer[:200]))
+
+        threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        seconds = time.perf_counter() - t0
+        assert not errors, errors[:3]
+        return clients * n * BATCH / seconds
+
+    value, runs = median_of(bench.args.repeat, run)
+    limit, limit_runs = median_of(bench.args.repeat, lambda: limit_rate(bench, n, clients))
+    return {"unit": "events/s", "value": value, "limit": limit, "goal": 0.50,
+            "runs": runs, "limit_runs": limit_runs,
+            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 4 connections"}
+
+
+def quote_http(bench: Bench) -> dict:
+    """p50 of POST /api/v1/quote (the contract's example) vs p50 of GET /api/health, one
+    request at a time, each on a new connection (gunicorn's sync workers close them)."""
+    quote = json.dumps({"plan_code": "studio", "addons": ["storage_50gb"],
+                        "starts_on": "2026-05-20",
+                        "projected_usage": {"droplet_hours": 1488, "llm_tokens": 1500000,
+                                            "spaces_gb": 200}}).encode()
+    n = bench.args.requests
+
+    def p50(method, path, body=None, headers=None) -> float:
+        for _ in range(20):  # warm every worker
+            bench.server.request(method, path, body, headers)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            status, answer = bench.server.request(method, path, body, headers)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert status == 200, (status, answer[:200])
+        return statistics.median(times)
+
+    status, answer = bench.server.request("POST", "/api/v1/quote", quote, bench.auth)
+    assert status == 200 and json.loads(answer)["all_in_monthly_cents"] == 6350, answer
+    value, runs = median_of(bench.args.repeat,
+                            lambda: p50("POST", "/api/v1/quote", quote, bench.auth))
+    limit, limit_runs = median_of(bench.args.repeat, lambda: p50("GET", "/api/health"))
+    return {"unit": "ms p50", "value": value, "limit": limit, "goal": 2.5,
+            "runs": runs, "limit_runs": limit_runs, "limit_is": "GET /api/health p50",
+            "lower_is_better": True}
+
+
+# Another measurement (the rollup, a list page) is one more entry: a function of the Bench
+# returning {unit, value, limit, goal, ...}; "lower_is_better" where a time is measured.
+MEASUREMENTS = {
+    "ingest_inprocess": ingest_inprocess,
+    "ingest_http": ingest_http,
+    "quote_http": quote_http,
+}
+NEEDS_SERVER = {"ingest_http", "quote_http"}
+
+
+def verdict(m: dict) -> tuple[float, bool]:
+    if m.get("lower_is_better"):
+        ratio = m["value"] / m["limit"]
+        return ratio, ratio <= m["goal"]
+    ratio = m["value"] / m["limit"]
+    return ratio, ratio >= m["goal"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tenants", type=int, default=10_000, help="tenants, 3 deployments each")
+    parser.add_argument("--hours", type=int, default=HOURS, help="hours of April with usage (720)")
+    parser.add_argument("--batches", type=int, default=20,
+                        help="batches of 1,000 events per ingest run (per client over HTTP)")
+    parser.add_argument("--requests", type=int, default=300, help="requests per p50 run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--only", action="append", choices=sorted(MEASUREMENTS),
+                        help="run only these measurements")
+    parser.add_argument("--database-url", default=DEFAULT_URL,
+                        help="a database the bench drops and recreates (%(default)s)")
+    parser.add_argument("--json", default=os.path.join(ROOT, "bench", "results.json"),
+                        help="where to write the figures (%(default)s)")
+    args = parser.parse_args(argv)
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+    recreate_database(args.database_url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url, "REDIS_URL": None,
+                      "SECRET_KEY": "bench-secret"})
+    t0 = time.perf_counter()
+    with app.app_context():
+        token, deployment_ids = build(args.tenants, args.hours)
+        events = db.session.scalar(text("SELECT count(*) FROM usage_events"))
+        version = db.session.scalar(text("SHOW server_version"))
+        size = db.session.scalar(text(
+            "SELECT pg_size_pretty(pg_total_relation_size('usage_events'))"))
+        db.session.remove()
+    built = time.perf_counter() - t0
+    print(f"data: {args.tenants:,} tenants, {len(deployment_ids):,} deployments, {events:,} "
+          f"events ({args.hours} hours; usage_events {size}), built in {built:.0f} s", flush=True)
+
+    bench = Bench(app, args.database_url, token, deployment_ids, args)
+    chosen = args.only or list(MEASUREMENTS)
+    results = {}
+    try:
+        if NEEDS_SERVER & set(chosen):
+            bench.server = Server(args.database_url, workers=4)
+        for name in chosen:
+            print(f"measuring {name} …", flush=True)
+            results[name] = MEASUREMENTS[name](bench)
+    finally:
+        if bench.server:
+            bench.server.stop()
+
+    print()
+    print(f"{'measurement':<18} {'value':>14} {'limit':>14} {'ratio':>7} {'goal':>7}  ok")
+    for name, m in results.items():
+        ratio, ok = verdict(m)
+        m["ratio"], m["ok"] = ratio, ok
+        op = "≤" if m.get("lower_is_better") else "≥"
+        print(f"{name:<18} {m['value']:>14,.1f} {m['limit']:>14,.1f} {ratio:>7.2f} "
+              f"{op}{m['goal']:>6.2f}  {'yes' if ok else 'NO'}   ({m['unit']}; limit: {m['limit_is']})")
+    report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "postgresql": version},
+        "data": {"tenants": args.tenants, "deployments": len(deployment_ids),
+                 "hours": args.hours, "events": events, "usage_events_size": size},
+        "settings": {"batch": BATCH, "batches": args.batches, "requests": args.requests,
+                     "repeat": args.repeat},
+        "results": results,
+    }
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"\nwritten to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

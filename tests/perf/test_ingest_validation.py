@@ -1,0 +1,61 @@
+"""Ingest's short path for well-formed events keeps every check of the full one."""
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portal.services.usage import _event, _plain_event
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-2**40, max_value=2**64),
+    st.decimals(allow_nan=True, allow_infinity=True), st.floats(),
+    st.just(Decimal("1E-999999999")), st.just(Decimal("1.5000000")), st.just(Decimal("-0")),
+    st.just(Decimal(10) ** 15), st.just(Decimal(10) ** 15 + 1), st.just(Decimal("0.0000001")),
+    st.text(max_size=5), st.sampled_from(["droplet_hours", "llm_tokens", "spaces_gb", " ", "x" * 201,
+                                          "2026-04-01T10:00:00Z", "2026-04-01T10:00:00+10:00",
+                                          "2026-04-01", "9999-12-31T23:59:59-05:00"]),
+    st.lists(st.integers(), max_size=2),
+)
+good = st.fixed_dictionaries({
+    "event_id": st.one_of(st.text(min_size=1, max_size=3), st.sampled_from([" ", "x" * 200, "x" * 201])),
+    "deployment_id": st.one_of(st.integers(min_value=-1, max_value=2**31), st.booleans()),
+    "resource_kind": st.sampled_from(["droplet_hours", "llm_tokens", "spaces_gb", "cpu"]),
+    "quantity": st.one_of(st.integers(min_value=-1, max_value=10**15 + 1),
+                          st.decimals(min_value=-1, max_value=10**15 + 1, allow_nan=False,
+                                      allow_infinity=False), values),
+    "occurred_at": st.one_of(st.sampled_from(["2026-04-01T10:00:00Z", "2026-04-01T10:00:00.5+10:00",
+                                              "2026-13-01T00:00:00Z", "0001-01-01T00:00:00+01:00"]),
+                             values),
+})
+events = st.one_of(
+    good,
+    good.flatmap(lambda e: st.sampled_from(list(e)).map(lambda k: {x: v for x, v in e.items() if x != k})),
+    good.map(lambda e: {**e, "extra": 1}),
+    st.dictionaries(st.sampled_from(["event_id", "deployment_id", "resource_kind", "quantity",
+                                     "occurred_at", "other"]), values),
+    values,
+)
+
+
+@settings(deadline=None, max_examples=1500)
+@given(raw=events)
+def test_the_short_path_accepts_exactly_what_the_full_check_accepts(raw):
+    row, errors = _event(0, raw)
+    plain = _plain_event(raw)
+    if errors:
+        assert plain is None
+    else:
+        assert plain == row
+
+
+def test_a_huge_quantity_with_many_decimals_is_a_422_not_a_500(catalog, api_as):
+    from tests.factories import make_deployment, make_user
+
+    dep = make_deployment()
+    body = ('{"events": [{"event_id": "a", "deployment_id": %d, "resource_kind": "llm_tokens", '
+            '"quantity": 10941685194586986024840.0345188, "occurred_at": "2026-04-01T00:00:00Z"}]}'
+            % dep.id)
+    r = api_as(make_user()).post("/api/v1/usage", data=body, content_type="application/json")
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {
+        "events[0].quantity": "must be at most 1,000,000,000,000,000"}
