@@ -26,7 +26,7 @@ class MonthSoFar:
     period_end: date
     as_of: date                      # usage counted up to the end of this day (UTC)
     plan: InvoicePlan | None         # None: no subscription bills this month
-    groups: tuple[tuple[str | None, tuple[Line, ...]], ...]  # (deployment name, lines); None: account
+    groups: tuple[tuple[str, tuple[Line, ...]], ...]  # (deployment name, its lines)
     error: str | None = None         # why it cannot be priced (e.g. mixed currencies)
 
 
@@ -90,13 +90,11 @@ def month_so_far(user: User, tenant: Tenant, on: date) -> MonthSoFar:
     except BillingError as exc:
         return MonthSoFar(start, end, on, None, (), exc.message)
     names = {d.id: d.name for d in db.session.scalars(deployments_query(user, tenant.slug))}
-    grouped: dict[int | None, list[Line]] = defaultdict(list)
+    grouped: dict[int, list[Line]] = defaultdict(list)
     for line in plan.lines:
-        grouped[line.deployment_id].append(line)
-    groups = [(names.get(dep_id, f"#{dep_id}"), tuple(lines))
-              for dep_id, lines in grouped.items() if dep_id is not None]
-    if None in grouped:
-        groups.append((None, tuple(grouped[None])))
+        if line.deployment_id is not None:  # the tax line shows once, in the totals
+            grouped[line.deployment_id].append(line)
+    groups = [(names.get(dep_id, f"#{dep_id}"), tuple(lines)) for dep_id, lines in grouped.items()]
     return MonthSoFar(start, end, on, plan, tuple(groups))
 
 
