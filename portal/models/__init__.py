@@ -5,7 +5,7 @@ from .idempotency import IdempotencyKey
 from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .mail import MailMessage
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
-from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
+from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User, UserLink
 from .usage import UsageEvent
 from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
@@ -15,5 +15,5 @@ __all__ = [
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "MailMessage", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
-    "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
+    "User", "UserLink", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
 ]

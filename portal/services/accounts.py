@@ -36,13 +36,29 @@ def user_by_email(email: str) -> User | None:
 def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
                   billing_email: str | None = None, actor: User | None = None) -> Tenant:
-    from .validation import FieldError, email_address
+    """A new tenant, checked as the profile page checks (page, API and CLI alike); a
+    duplicate slug is 409."""
+    from .validation import FieldError, email_address, text
 
     errors = {}
-    if not _SLUG.match(slug or ""):
+    if not isinstance(slug, str) or not _SLUG.match(slug):
         errors["slug"] = "must be lowercase letters, digits and hyphens (1-63)"
-    if not (name or "").strip():
-        errors["name"] = "must not be empty"
+    checked = {}
+    for field, value, required, limit in (("name", name, True, 200),
+                                          ("billing_name", billing_name, False, 200),
+                                          ("billing_address", billing_address, False, 1000)):
+        if value is None or (not required and isinstance(value, str) and not value.strip()):
+            checked[field] = None
+            if required:
+                errors[field] = "must not be empty"
+            continue
+        try:
+            checked[field] = text(value, limit)
+        except FieldError as exc:
+            errors[field] = str(exc)
+    if abn is not None and not isinstance(abn, str):
+        errors["abn"] = "must be a string"
+        abn = None
     abn, abn_error = _checked_abn(abn)
     if abn_error:
         errors["abn"] = abn_error
@@ -59,9 +75,9 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
         raise Conflict(f"tenant {slug!r} already exists", {"slug": "already exists"})
     tenant = Tenant(
         slug=slug,
-        name=name.strip(),
-        billing_name=(billing_name or name).strip(),
-        billing_address=billing_address,
+        name=checked["name"],
+        billing_name=checked["billing_name"] or checked["name"],
+        billing_address=checked["billing_address"] or "",
         abn=abn,
         billing_email=billing_email,
     )
@@ -100,35 +116,44 @@ def _checked_abn(value: str | None) -> tuple[str | None, str | None]:
         return None, exc.fields["abn"]
 
 
-def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
-    """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
+def update_tenant_profile(actor: User | None, tenant_id: int, data, partial: bool = False) -> Tenant:
+    """Admins edit a tenant's name and billing profile (printed on its future invoices).
+
+    The page sends every field; the API's PATCH (``partial``) changes only the fields sent.
+    """
     from .validation import Fields, email_address, text
 
     tenant = db.session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
-    fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
-    name = fields.get("name", text)
-    billing_name = fields.get("billing_name", text)
-    address = fields.get("billing_address", lambda v: text(v, 1000))
-    billing_email = data.get("billing_email")
-    if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
-        billing_email = None  # optional: without one, its mail is recorded as not sent
-    else:
-        billing_email = fields.get("billing_email", email_address)
-    raw_abn = data.get("abn")
-    abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
-                      else (None, "must be a string"))
-    if abn_error:
-        fields.add("abn", abn_error)
-    fields.done()
     before = {"name": tenant.name, "billing_name": tenant.billing_name,
               "billing_address": tenant.billing_address, "billing_email": tenant.billing_email,
               "abn": tenant.abn}
-    tenant.name, tenant.billing_name, tenant.billing_address, tenant.abn = name, billing_name, address, abn
-    tenant.billing_email = billing_email
-    after = {"name": name, "billing_name": billing_name, "billing_address": address,
-             "billing_email": billing_email, "abn": abn}
+    fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
+    sent = (lambda f: f in data) if partial else (lambda f: True)
+    after = dict(before)
+    if sent("name"):
+        after["name"] = fields.get("name", text)
+    if sent("billing_name"):
+        after["billing_name"] = fields.get("billing_name", text)
+    if sent("billing_address"):
+        after["billing_address"] = fields.get("billing_address", lambda v: text(v, 1000))
+    if sent("billing_email"):
+        billing_email = data.get("billing_email")
+        if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
+            after["billing_email"] = None  # optional: without one, its mail is recorded as not sent
+        else:
+            after["billing_email"] = fields.get("billing_email", email_address)
+    if sent("abn"):
+        raw_abn = data.get("abn")
+        abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
+                          else (None, "must be a string"))
+        if abn_error:
+            fields.add("abn", abn_error)
+        after["abn"] = abn
+    fields.done()
+    for key, value in after.items():
+        setattr(tenant, key, value)
     audit.record(actor, "tenant.update", "tenant", tenant.id,
                  changed={k: [before[k], after[k]] for k in after if before[k] != after[k]})
     db.session.commit()
@@ -250,18 +275,7 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     """
     email = (email or "").strip().lower()[:254]
     ip = ip[:45]
-    cfg = current_app.config
-    _lock_throttle(email, ip)
-    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    by_email = _failures_since(LoginAttempt.email == email, since)
-    by_ip = _failures_since(LoginAttempt.ip == ip, since)
-    if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
-        db.session.rollback()  # releases the lock
-        minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
-        raise Throttled(
-            f"Too many failed sign-ins. Try again in {minutes} minutes.",
-            retry_after=cfg["LOGIN_WINDOW_SECONDS"],
-        )
+    check_throttle(email, ip)
     user = user_by_email(email) if email else None
     ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is not None and ok and user.is_active:
@@ -271,6 +285,25 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     db.session.add(LoginAttempt(email=email, ip=ip))
     db.session.commit()
     return None
+
+
+def check_throttle(email: str, ip: str, what: str = "failed sign-ins") -> None:
+    """Take the throttle's locks for ``email`` and ``ip`` (held until the caller's
+    transaction ends) and raise Throttled if either has too many recent failures. Sign-in,
+    "forgot password" and a password change all pass through it."""
+    email, ip = (email or "").strip().lower()[:254], (ip or "unknown")[:45]
+    cfg = current_app.config
+    _lock_throttle(email, ip)
+    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    by_email = _failures_since(LoginAttempt.email == email, since)
+    by_ip = _failures_since(LoginAttempt.ip == ip, since)
+    if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
+        db.session.rollback()  # releases the lock
+        minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
+        raise Throttled(
+            f"Too many {what}. Try again in {minutes} minutes.",
+            retry_after=cfg["LOGIN_WINDOW_SECONDS"],
+        )
 
 
 def _lock_throttle(*keys: str) -> None:
