@@ -11,6 +11,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "catalog.manage": ADMIN_ONLY,
     "quote.price": ROLES,
     "tenants.manage": ADMIN_ONLY,
+    "tenants.read": TENANT_WRITERS,  # a tenant_admin reads its own tenant's profile
     "deployments.read": ROLES,
     "deployments.create": TENANT_WRITERS,  # a tenant_admin requests one for its own tenant
     "deployments.transition": TENANT_WRITERS,

@@ -73,4 +73,4 @@ def json_body() -> dict:
 
 
 from . import catalog, deployments, health, invoices, provider, quotes, webhooks  # noqa: E402,F401  (routes register on import)
-from . import audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)
+from . import accounts, audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)
