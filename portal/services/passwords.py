@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app, render_template, url_for
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from werkzeug.security import check_password_hash
 
 from ..clock import utcnow
@@ -127,6 +127,8 @@ def _set_password(user: User, password: str, now) -> None:
         user.accepted_at = now  # a reset link proves the mailbox as well as an invitation
     _close_links(user, None, now)
     accounts.end_sessions(user)
+    # Proving the password (or the mailbox) lifts a sign-in lock, as a successful sign-in does.
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
 
 
 # --- forgot and change --------------------------------------------------------------------
