@@ -123,7 +123,7 @@ def update_tenant_profile(actor: User | None, tenant_id: int, data, partial: boo
     """
     from .validation import Fields, email_address, text
 
-    tenant = db.session.get(Tenant, tenant_id)
+    tenant = db.session.get(Tenant, tenant_id) if 0 < tenant_id <= 2**31 - 1 else None
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
     before = {"name": tenant.name, "billing_name": tenant.billing_name,

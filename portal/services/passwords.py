@@ -72,6 +72,11 @@ def _close_links(user: User, purpose: str | None, now) -> None:
 
 
 def link_url(token: str) -> str:
+    """The link's address. With ``PORTAL_URL`` set it never depends on the request's Host
+    header, so a forged Host cannot send a user someone else's link (reset poisoning)."""
+    base = current_app.config.get("PORTAL_URL")
+    if base:
+        return base + url_for("passwords.use_link", token=token)
     return url_for("passwords.use_link", token=token, _external=True)
 
 

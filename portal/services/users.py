@@ -16,7 +16,7 @@ from ..models import Tenant, User
 from ..models.tenancy import LINK_INVITE, PLATFORM_ADMIN, ROLES
 from ..permissions import check
 from . import accounts, audit, mail, passwords
-from .validation import Fields, FieldError, email_address
+from .validation import MAX_ID, Fields, FieldError, email_address
 
 UNUSABLE_PASSWORD = "!invited"  # no "$": werkzeug's check is False for it, whatever is typed
 
@@ -102,7 +102,7 @@ def resend_invitation(actor: User, user_id) -> User:
 def managed_user(actor: User, user_id) -> User:
     """A user ``actor`` may manage: a tenant admin its own tenant's, else NotFound."""
     check(actor, "users.manage")
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) and 0 < user_id <= MAX_ID else None
     if user is None or not (actor.is_platform_admin or user.tenant_id == actor.tenant_id):
         raise NotFound(f"no user {user_id}")
     return user

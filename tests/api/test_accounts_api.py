@@ -207,3 +207,25 @@ def test_a_viewer_manages_no_users(api_as, people, database):
     assert api.get("/api/v1/users").status_code == 403
     assert api.post("/api/v1/users", json={"email": "z@example.com", "role": "tenant_viewer"}).status_code == 403
     assert api.post(f"/api/v1/users/{people['alice'].id}/deactivate").status_code == 403
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", f"/api/v1/tenants/{10**30}"), ("patch", f"/api/v1/tenants/{2**63}"),
+    ("post", f"/api/v1/users/{10**30}/deactivate"), ("get", "/api/v1/users?page=99999999999"),
+    ("get", "/api/v1/tenants?per_page=501"),
+])
+def test_out_of_range_ids_and_pages(api_as, people, method, path):
+    api = api_as(people["admin"])
+    r = getattr(api.client, method)(path, headers=api.headers, json={"name": "x"})
+    assert r.status_code in (404, 405, 422), (path, r.status_code)  # the router caps ids
+    assert set(r.get_json()["error"]) == {"code", "message", "fields"}
+
+
+def test_oversized_values_are_422(api_as, people):
+    api = api_as(people["admin"])
+    assert api.post("/api/v1/users", json={"email": "a" * 10_000 + "@example.com", "role": "tenant_viewer",
+                                           "tenant": "acme"}).status_code == 422
+    assert api.post("/api/v1/tenants", json={"slug": "big", "name": "Big",
+                                             "billing_address": "x" * 1001}).status_code == 422
+    assert api.post("/api/v1/tenants", json={"slug": "big", "name": "Big",
+                                             "billing_email": "a" * 300 + "@x.com"}).status_code == 422

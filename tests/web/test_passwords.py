@@ -201,3 +201,14 @@ def test_change_password_asks_for_the_current_one_and_ends_other_sessions(app, b
 def test_change_password_needs_a_session(client, database):
     r = client.get("/password/change")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
+
+
+def test_links_use_portal_url_whatever_the_host_header(app, database, no_mail_server, monkeypatch):
+    from portal.services import passwords
+
+    make_user(email="ann@example.com")
+    monkeypatch.setitem(app.config, "PORTAL_URL", "https://portal.example.com")
+    with app.test_request_context("/password/forgot", base_url="http://evil.example.net"):
+        passwords.request_reset("ann@example.com", "127.0.0.1")
+    body = mails(database, "password_reset")[0].body
+    assert "https://portal.example.com/password/link/" in body and "evil" not in body

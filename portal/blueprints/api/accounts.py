@@ -9,7 +9,7 @@ from ...extensions import db
 from ...models import Tenant
 from ...services import accounts, users
 from ...services.paging import page_of, parse_page
-from ...services.validation import Fields
+from ...services.validation import MAX_ID, Fields
 from . import api_bp, json_body, serializers
 
 TENANT_FIELDS = {"slug", "name", "billing_name", "billing_address", "billing_email", "abn"}
@@ -45,7 +45,7 @@ def create_tenant():
 def _visible_tenant(tenant_id: int) -> Tenant:
     """Another tenant is 404 before any role check, as everywhere."""
     actor = current_actor()
-    tenant = db.session.get(Tenant, tenant_id)
+    tenant = db.session.get(Tenant, tenant_id) if 0 < tenant_id <= MAX_ID else None
     if tenant is None or not (actor.is_platform_admin or tenant.id == actor.tenant_id):
         raise NotFound(f"no tenant {tenant_id}")
     return tenant
