@@ -50,6 +50,9 @@ def from_environment(instance_path: str) -> dict:
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or None,  # None: SELLER_NAME <SELLER_EMAIL>
         "MAIL_TIMEOUT_SECONDS": float(os.environ.get("MAIL_TIMEOUT_SECONDS", "10")),
+        # The portal's address as its users reach it, e.g. https://portal.example.com: the
+        # base of the links in invitation and reset emails. Unset: the request's own host.
+        "PORTAL_URL": (os.environ.get("PORTAL_URL") or "").rstrip("/") or None,
         # Days after an invoice's due date on which an overdue one gets a reminder.
         "REMINDER_DAYS": reminder_days(os.environ.get("REMINDER_DAYS", "1,7,14")),
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),

@@ -12,6 +12,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "catalog.manage": ADMIN_ONLY,
     "quote.price": ROLES,
     "tenants.manage": ADMIN_ONLY,
+    "tenants.read": TENANT_WRITERS,  # a tenant_admin reads its own tenant's profile
     "deployments.read": ROLES,
     "deployments.create": TENANT_WRITERS,  # a tenant_admin requests one for its own tenant
     # Who moves a deployment: the operator makes every transition; a tenant_admin may only

@@ -7,6 +7,7 @@ def register_blueprints(app) -> None:
                    outbox, provider, quotes, tenants, webhooks)
     from .api import api_bp, health_bp
     from . import audit, tokens
+    from . import passwords, users
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
@@ -23,6 +24,8 @@ def register_blueprints(app) -> None:
     app.register_blueprint(tokens.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(outbox.bp)
+    app.register_blueprint(passwords.bp)
+    app.register_blueprint(users.bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
     # Bearer-token requests carry no cookie for a forged form to ride on: no CSRF token.

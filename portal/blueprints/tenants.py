@@ -2,7 +2,7 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
-from ..errors import NotFound, ValidationError
+from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
 from ..models import Tenant
 from ..services import accounts
@@ -14,6 +14,29 @@ bp = Blueprint("tenants", __name__, url_prefix="/tenants")
 @requires("tenants.manage")
 def index():
     return render_template("tenants/index.html", tenants=accounts.list_tenants())
+
+
+NEW_TENANT_FIELDS = ("slug", "name", "billing_name", "billing_address", "billing_email", "abn")
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@requires("tenants.manage")
+def new():
+    errors, form = {}, {k: "" for k in NEW_TENANT_FIELDS}
+    status = 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "") for k in NEW_TENANT_FIELDS}
+        try:
+            tenant = accounts.create_tenant(
+                form["slug"].strip(), form["name"], billing_name=form["billing_name"] or None,
+                billing_address=form["billing_address"], abn=form["abn"],
+                billing_email=form["billing_email"], actor=current_actor())
+        except (ValidationError, Conflict) as exc:
+            errors, status = exc.fields or {"slug": exc.message}, exc.status
+        else:
+            flash(f"Created tenant {tenant.slug}. Invite its first user from Users.", "ok")
+            return redirect(url_for("tenants.index"), 303)
+    return render_template("tenants/new.html", form=form, errors=errors), status
 
 
 @bp.route("/<int:tenant_id>/edit", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .mail import MailMessage
 from .payments import CreditAllocation, CreditNote, CreditNoteLine, Payment
 from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
-from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User
+from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User, UserLink
 from .usage import UsageDaily, UsageEvent
 from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
@@ -17,6 +17,6 @@ __all__ = [
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",
     "Invoice", "InvoiceDocument", "InvoiceLine", "LoginAttempt", "MailMessage", "Plan", "PlanItem",
     "PlanVersion", "RollupRun", "Subscription", "SubscriptionAddon", "Tenant", "UsageEvent",
-    "User", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
+    "User", "UserLink", "Webhook", "WebhookAttempt", "WebhookDelivery", "WebhookEvent",
     "UsageDaily",
 ]

@@ -54,6 +54,9 @@ class User(UserMixin, db.Model):
     # Part of what a session cookie holds (``get_id``): raising it ends every session at once.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = timestamp_now()
+    # An invited user has no password until it follows its link (``accepted_at`` then).
+    invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     tenant: Mapped[Tenant | None] = relationship()
 
@@ -67,6 +70,11 @@ class User(UserMixin, db.Model):
     @property
     def is_platform_admin(self) -> bool:
         return self.role == PLATFORM_ADMIN
+
+    @property
+    def invitation_pending(self) -> bool:
+        """Invited and not yet accepted (no password of its own yet)."""
+        return self.invited_at is not None and self.accepted_at is None
 
 
 class ApiToken(db.Model):
@@ -84,6 +92,29 @@ class ApiToken(db.Model):
     # Written at most once a minute per token, not on every request.
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship()
+
+
+LINK_INVITE = "invite"
+LINK_RESET = "reset"
+LINK_PURPOSES = (LINK_INVITE, LINK_RESET)
+
+
+class UserLink(db.Model):
+    """A single-use link emailed to a user: an invitation or a password reset. Only the
+    SHA-256 of its token is stored; the token itself is only in the email."""
+
+    __tablename__ = "user_links"
+    __table_args__ = (CheckConstraint(in_list("purpose", LINK_PURPOSES), name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = timestamp_now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     user: Mapped[User] = relationship()
 

@@ -107,33 +107,42 @@ def _checked_abn(value: str | None) -> tuple[str | None, str | None]:
         return None, exc.fields["abn"]
 
 
-def update_tenant_profile(actor: User | None, tenant_id: int, data) -> Tenant:
-    """Admins edit a tenant's name and billing profile (printed on its future invoices)."""
-    tenant = db.session.get(Tenant, tenant_id)
+def update_tenant_profile(actor: User | None, tenant_id: int, data, partial: bool = False) -> Tenant:
+    """Admins edit a tenant's name and billing profile (printed on its future invoices).
+
+    The page sends every field; the API's PATCH (``partial``) changes only the fields sent.
+    """
+    tenant = db.session.get(Tenant, tenant_id) if 0 < tenant_id <= 2**31 - 1 else None
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id}")
-    fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
-    name = fields.get("name", text)
-    billing_name = fields.get("billing_name", text)
-    address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True))
-    billing_email = data.get("billing_email")
-    if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
-        billing_email = None  # optional: without one, its mail is recorded as not sent
-    else:
-        billing_email = fields.get("billing_email", email_address)
-    raw_abn = data.get("abn")
-    abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
-                      else (None, "must be a string"))
-    if abn_error:
-        fields.add("abn", abn_error)
-    fields.done()
     before = {"name": tenant.name, "billing_name": tenant.billing_name,
               "billing_address": tenant.billing_address, "billing_email": tenant.billing_email,
               "abn": tenant.abn}
-    tenant.name, tenant.billing_name, tenant.billing_address, tenant.abn = name, billing_name, address, abn
-    tenant.billing_email = billing_email
-    after = {"name": name, "billing_name": billing_name, "billing_address": address,
-             "billing_email": billing_email, "abn": abn}
+    fields = Fields(data, allowed=TENANT_PROFILE_FIELDS)
+    sent = (lambda f: f in data) if partial else (lambda f: True)
+    after = dict(before)
+    if sent("name"):
+        after["name"] = fields.get("name", text)
+    if sent("billing_name"):
+        after["billing_name"] = fields.get("billing_name", text)
+    if sent("billing_address"):
+        after["billing_address"] = fields.get("billing_address", lambda v: text(v, 1000, multiline=True))
+    if sent("billing_email"):
+        billing_email = data.get("billing_email")
+        if billing_email is None or (isinstance(billing_email, str) and not billing_email.strip()):
+            after["billing_email"] = None  # optional: without one, its mail is recorded as not sent
+        else:
+            after["billing_email"] = fields.get("billing_email", email_address)
+    if sent("abn"):
+        raw_abn = data.get("abn")
+        abn, abn_error = (_checked_abn(raw_abn) if raw_abn is None or isinstance(raw_abn, str)
+                          else (None, "must be a string"))
+        if abn_error:
+            fields.add("abn", abn_error)
+        after["abn"] = abn
+    fields.done()
+    for key, value in after.items():
+        setattr(tenant, key, value)
     audit.record(actor, "tenant.update", "tenant", tenant.id,
                  changed={k: [before[k], after[k]] for k in after if before[k] != after[k]})
     db.session.commit()
@@ -261,18 +270,7 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     if string_problem(email, 254) or string_problem(password or "", 1000):
         email, password = "", ""  # matches no account; still costs a hash check below
     email, ip = email[:254], ip[:45]
-    cfg = current_app.config
-    _lock_throttle(email, ip)
-    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
-    by_email = _failures_since(LoginAttempt.email == email, since)
-    by_ip = _failures_since(LoginAttempt.ip == ip, since)
-    if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
-        db.session.rollback()  # releases the lock
-        minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
-        raise Throttled(
-            f"Too many failed sign-ins. Try again in {minutes} minutes.",
-            retry_after=cfg["LOGIN_WINDOW_SECONDS"],
-        )
+    check_throttle(email, ip)
     user = user_by_email(email) if email else None
     ok = check_password_hash(user.password_hash if user else _dummy_hash(), password or "")
     if user is not None and ok and user.is_active:
@@ -282,6 +280,25 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     db.session.add(LoginAttempt(email=email, ip=ip))
     db.session.commit()
     return None
+
+
+def check_throttle(email: str, ip: str, what: str = "failed sign-ins") -> None:
+    """Take the throttle's locks for ``email`` and ``ip`` (held until the caller's
+    transaction ends) and raise Throttled if either has too many recent failures. Sign-in,
+    "forgot password" and a password change all pass through it."""
+    email, ip = (email or "").strip().lower()[:254], (ip or "unknown")[:45]
+    cfg = current_app.config
+    _lock_throttle(email, ip)
+    since = utcnow() - timedelta(seconds=cfg["LOGIN_WINDOW_SECONDS"])
+    by_email = _failures_since(LoginAttempt.email == email, since)
+    by_ip = _failures_since(LoginAttempt.ip == ip, since)
+    if by_email >= cfg["LOGIN_MAX_FAILURES"] or by_ip >= 4 * cfg["LOGIN_MAX_FAILURES"]:
+        db.session.rollback()  # releases the lock
+        minutes = max(1, cfg["LOGIN_WINDOW_SECONDS"] // 60)
+        raise Throttled(
+            f"Too many {what}. Try again in {minutes} minutes.",
+            retry_after=cfg["LOGIN_WINDOW_SECONDS"],
+        )
 
 
 def _lock_throttle(*keys: str) -> None:

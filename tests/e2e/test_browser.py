@@ -283,3 +283,42 @@ def test_webhooks_and_catalog_admin_in_the_browser(signed_in, live_url):
     expect(page.locator("#version-preview")).to_contain_text("$65.00 AUD")
     expect(page.locator("#version-preview .badge-changed")).to_have_count(1)
     assert_no_reload(page)
+
+def test_a_password_reset_through_the_demo_outbox(browser, signed_in, live_url, csp_violations):
+    """No MAIL_SERVER: the reset mail waits in the outbox, body shown, and its link works once."""
+    import re
+
+    new_password = "gina-chose-this-1"
+    context = browser.new_context()
+    _watch_csp(context, csp_violations)
+    gina = context.new_page()
+    gina.set_default_timeout(15_000)
+    gina.goto(f"{live_url}/login")
+    gina.click("a:has-text('Forgot password?')")
+    gina.fill("input[name=email]", "gina@example.com")
+    gina.click("button[type=submit]")
+    expect(gina.locator("[role=status]")).to_contain_text("If an account exists for that email")
+
+    admin = signed_in("admin@example.com")
+    admin.goto(f"{live_url}/outbox/")
+    row = admin.locator("table.messages tbody tr", has_text="Reset your").first
+    expect(row).to_contain_text("gina@example.com")
+    row.locator("summary").click()
+    body = row.locator("pre.mail-body").inner_text()
+    link = re.search(r"http://\S+/password/link/[\w-]+", body).group(0)
+    assert link.startswith(live_url)
+
+    gina.goto(link)
+    gina.fill("input[name=password]", new_password)
+    gina.fill("input[name=confirm]", new_password)
+    gina.click("button[type=submit]")
+    expect(gina.locator("header .who")).to_contain_text("gina@example.com")
+    gina.click("header button:has-text('Sign out')")
+
+    gina.goto(f"{live_url}/login")
+    gina.fill("input[name=email]", "gina@example.com")
+    gina.fill("input[name=password]", new_password)
+    gina.click("button[type=submit]")
+    expect(gina.locator("header .who")).to_contain_text("gina@example.com")
+    assert gina.goto(link).status == 410  # the link worked once
+    context.close()

@@ -78,4 +78,4 @@ def json_body() -> dict:
 
 from . import (catalog, credit_notes, deployments, health, invoices, payments, provider,  # noqa: E402,F401
                quotes, webhooks)  # (routes register on import)
-from . import audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)
+from . import accounts, audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)

@@ -275,3 +275,16 @@ def webhook_delivery(d) -> dict:
         "attempt_log": [{"at": _iso(a.at), "status_code": a.status_code,
                          "duration_ms": a.duration_ms, "error": a.error} for a in d.attempt_log],
     }
+
+
+def tenant(t) -> dict:
+    return {"id": t.id, "slug": t.slug, "name": t.name, "billing_name": t.billing_name,
+            "billing_address": t.billing_address, "billing_email": t.billing_email,
+            "abn": t.abn}
+
+
+def user(u) -> dict:
+    """``invited``: invited and not accepted yet (no password of its own)."""
+    return {"id": u.id, "email": u.email, "role": u.role,
+            "tenant": u.tenant.slug if u.tenant else None, "active": u.active,
+            "invited": u.invitation_pending}
