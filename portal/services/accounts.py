@@ -43,12 +43,15 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
                   billing_email: str | None = None, actor: User | None = None) -> Tenant:
     """Checked as the tenant profile page checks (the CLI and the demo call it)."""
-    fields = Fields({"name": name, "billing_name": billing_name or name,
+    given_billing_name = billing_name is not None and not (
+        isinstance(billing_name, str) and not billing_name.strip())
+    fields = Fields({"name": name, "billing_name": billing_name if given_billing_name else None,
                      "billing_address": billing_address or None})
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         fields.add("slug", "must be lowercase letters, digits and hyphens (1-63)")
     name = fields.get("name", text)
-    billing_name = fields.get("billing_name", text)
+    # Without a billing name of its own, the tenant's name is printed on its invoices.
+    billing_name = fields.get("billing_name", text, required=False) if given_billing_name else name
     billing_address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True),
                                  required=False, default="")
     abn, abn_error = _checked_abn(abn) if abn is None or isinstance(abn, str) else (None, "must be a string")
