@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..billing.proration import month_start, next_month_start
-from ..billing.quote import Line
+from ..billing.quote import TAX, Line
 from ..billing.rollup import BillingError, InvoicePlan, plan_invoice
 from ..models import Tenant, User
 from ..errors import NotFound
@@ -52,6 +52,8 @@ def month_so_far(user: User, tenant: Tenant, on: date) -> MonthSoFar:
     names = {d.id: d.name for d in db.session.scalars(deployments_query(user, tenant.slug))}
     grouped: dict[int | None, list[Line]] = defaultdict(list)
     for line in plan.lines:
+        if line.kind == TAX:  # tax is the totals' line, not a charge of its own
+            continue
         grouped[line.deployment_id].append(line)
     groups = [(names.get(dep_id, f"#{dep_id}"), tuple(lines))
               for dep_id, lines in grouped.items() if dep_id is not None]

@@ -45,7 +45,7 @@ def test_htmx_request_gets_only_the_breakdown(signed_in):
     assert html.lstrip().startswith('<section id="breakdown"')
     assert "HX-Request" in r.headers["Vary"]
     assert totals(html)["all_in"] == "$63.50 AUD"
-    assert "llm_tokens beyond the 1,000,000 token allowance: 500 × $0.01 AUD per 1k_tokens" in html
+    assert "LLM tokens beyond the 1,000,000 token allowance: 500 × $0.01 AUD per 1,000 tokens" in html
     assert "droplet_hours beyond" not in html
 
 
@@ -89,5 +89,5 @@ def test_catalog_page_lists_plan_items_and_addons(signed_in):
     html = signed_in.get("/catalog/").get_data(as_text=True)
     assert "Version 1, effective from 2026-01-01: $50.00 AUD a month" in html
     assert "<td class=\"num\">1,000,000</td>" in html
-    assert "$0.02 AUD per gb" in html
-    assert "+50 spaces_gb" in html and "$7.50 AUD" in html
+    assert "$0.02 AUD per GB" in html and "Spaces storage" in html
+    assert "+50 Spaces storage" in html and "$7.50 AUD" in html
