@@ -3,6 +3,7 @@ import re
 from datetime import date, datetime, timezone
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import select
 
 from portal.models import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
@@ -246,7 +247,8 @@ def test_dashboard_shows_exact_cost_against_revenue(browser, catalog, admin):
     assert f'<a href="/deployments/{llm.id}">acme / llm</a>' in by_deployment
     assert "$50.00 AUD" in by_deployment and "$37.20 AUD" in by_deployment
     by_kind = html.split("By kind", 1)[1]
-    assert "Plan fees" in by_kind and "Droplet hours" in by_kind
+    assert "Plan fees (cover every kind" in by_kind and "Droplet hours" in by_kind
+    assert "Margin %" not in by_kind  # revenue and cost by kind, the margin by deployment
     # the chart: inline SVG, one pair of bars for the one deployment, accessible
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<rect") == 2 and 'role="img"' in svg
@@ -298,3 +300,15 @@ def test_sync_now_on_the_worker_polls_until_done(app, browser, database, admin, 
     assert "every 1s" not in done and "Synced from the demo provider" in done
     gone = browser.get("/provider/sync/no-such-job", htmx=True)
     assert gone.status_code == 200 and "no longer known" in text(gone)
+
+
+def test_by_kind_shows_revenue_and_cost_without_a_margin_and_a_month_in_progress_says_so(browser, world):
+    browser.login("admin@example.com")
+    html = text(browser.get("/provider/dashboard?period=2026-04"))
+    by_kind = html.split("By kind", 1)[1]
+    assert "Margin" not in by_kind.split("</table>", 1)[0] and "Provider cost" in by_kind
+    assert "without a margin per kind" in by_kind and "still in progress" not in html
+    with freeze_time("2026-04-20 12:00:00"):
+        browser.login("admin@example.com")
+        current = text(browser.get("/provider/dashboard?period=2026-04"))
+    assert "April 2026 is still in progress" in current
