@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from flask import current_app, render_template
 
+from .billing.labels import unit_label
 from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .billing.quote import TAX
 
@@ -16,7 +17,6 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )
-UNIT_LABELS = {"month": "month", "hour": "hour", "gb": "GB", "1k_tokens": "1k tokens", "token": "token"}
 
 
 @dataclass
@@ -116,7 +116,7 @@ def _context(invoice, draft: bool) -> dict:
         "symbol": CURRENCY_SYMBOLS.get(invoice.currency, ""),
         "amount": format_cents,
         "long_date": long_date,
-        "unit_label": lambda unit: UNIT_LABELS.get(unit, unit),
+        "unit_label": unit_label,
     }
 
 

@@ -3,12 +3,17 @@ from datetime import timedelta, timezone
 from decimal import Decimal
 
 from .auth import current_actor
+from .billing.labels import kind_label, line_kind_label, per_unit, unit_label
 from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .permissions import can
 
 def money(cents: int, currency: str = "AUD") -> str:
-    """5000, "AUD" -> "$50.00 AUD": exact, from integer cents, no float."""
-    return f"{format_cents(cents, CURRENCY_SYMBOLS.get(currency, ''))} {currency}"
+    """5000, "AUD" -> "$50.00 AUD": exact, from integer cents, no float. A symbol that already
+    names its currency ("US$", "NZ$") is not followed by the code again: "US$45.46"."""
+    symbol = CURRENCY_SYMBOLS.get(currency, "")
+    if symbol and symbol not in ("$", "¤"):
+        return format_cents(cents, symbol)
+    return f"{format_cents(cents, symbol)} {currency}"
 
 
 def quantity(value) -> str:
@@ -36,6 +41,10 @@ def register(app) -> None:
     app.jinja_env.filters["utc"] = utc
     app.jinja_env.globals["period"] = period
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
+    app.jinja_env.filters["kind_label"] = kind_label
+    app.jinja_env.filters["unit_label"] = unit_label
+    app.jinja_env.filters["per_unit"] = per_unit
+    app.jinja_env.filters["line_kind_label"] = line_kind_label
     app.jinja_env.globals["can"] = can
     app.jinja_env.globals["current_actor"] = current_actor
     app.jinja_env.globals["stalled_jobs"] = stalled_jobs

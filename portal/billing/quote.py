@@ -8,6 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Iterable, Mapping
 
+from .labels import kind_label, unit_label
 from .money import round_half_up
 from .proration import days_in_month, fraction_from_start
 from .terms import BASE_UNITS, UNIT_FACTORS, AddonTerms, PlanItemTerms, PlanTerms
@@ -134,7 +135,7 @@ def overage_lines(
             Line(
                 kind=OVERAGE,
                 description=(
-                    f"{item.resource_kind} beyond the "
+                    f"{kind_label(item.resource_kind)} beyond the "
                     f"{_allowance_text(full, fraction, BASE_UNITS[item.resource_kind])}"
                 ),
                 qty=_decimal(qty),
@@ -149,7 +150,8 @@ def overage_lines(
 
 def _allowance_text(full: Fraction, fraction: Fraction, unit: str) -> str:
     """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
-    "32.26 gb allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""
+    "32.26 GB allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""
+    unit = unit_label(unit)
     allowed = full * fraction
     shown = f"{_decimal(allowed, places=2):,}"
     if fraction == 1:

@@ -1,10 +1,10 @@
 """The catalog pages: plans with their versions and items, and addons; admins change them."""
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
 from ..billing.terms import BASE_UNITS, RESOURCE_KINDS
 from ..errors import Conflict, ValidationError
-from ..htmx import is_htmx
+from ..htmx import hx_status, is_htmx
 from ..services import catalog, catalog_admin
 
 bp = Blueprint("catalog", __name__, url_prefix="/catalog")
@@ -143,5 +143,7 @@ def create_addon():
 def retire_addon(addon_code):
     catalog_admin.retire_addon(current_actor(), addon_code)
     if is_htmx():
-        return render_template("catalog/_addon_row.html", a=catalog.addons_by_code([addon_code])[addon_code])
+        addon = catalog.addons_by_code([addon_code])[addon_code]
+        return hx_status(make_response(render_template("catalog/_addon_row.html", a=addon)),
+                         f"{addon.name} retired from sale; existing subscriptions keep it.", "catalog-changed")
     return redirect(url_for("catalog.index", _anchor="addons"), 303)

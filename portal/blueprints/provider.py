@@ -9,8 +9,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from ..auth import current_actor, requires
+from ..billing.proration import month_start
 from ..billing.svg_chart import bar_chart
-from ..clock import last_month
+from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_fragment
@@ -207,7 +208,8 @@ def dashboard():
         chart = bar_chart(
             [(labels[row.key], row.revenue_cents, row.cost_cents) for row in board.report.by_deployment],
             title=f"Revenue and cost by deployment, {start:%B %Y}", currency=board.currency)
-        context.update(board=board, labels=labels, chart=Markup(chart))  # noqa: S704 (escaped inside)
+        context.update(board=board, labels=labels, chart=Markup(chart),
+                       in_progress=start >= month_start(today()))  # noqa: S704 (escaped inside)
     if not is_htmx():
         context.update(_chrome("dashboard"))
     return render_page_or_fragment("provider/dashboard.html", "provider/_dashboard.html",

@@ -37,6 +37,24 @@ def quote_input_from_args(args) -> dict:
     return data
 
 
+def _field_errors(errors: dict, form) -> dict:
+    """The service's errors keyed by the form's own inputs, worded for a person at the page:
+    a usage error goes to that kind's box, a date error asks for a date (the browser shows
+    its own date format, so "YYYY-MM-DD" would mislead)."""
+    out = {}
+    for name, message in errors.items():
+        message = message if isinstance(message, str) else "; ".join(message)
+        if name == "projected_usage":
+            kind = next((k for k in RESOURCE_KINDS if message.startswith(k + " ")), None)
+            if kind:
+                out[f"usage_{kind}"] = message[len(kind) + 1:]
+                continue
+        if name == "starts_on" and "YYYY-MM-DD" in message:
+            message = "enter a start date" if not form.get("starts_on") else "enter a real date"
+        out[name] = message
+    return out
+
+
 @bp.get("/new")
 @requires("quote.price")
 def builder():
@@ -52,7 +70,7 @@ def builder():
     try:
         req, quote = quotes.price_quote(data)
     except ValidationError as exc:
-        errors, status = exc.fields, 422
+        errors, status = _field_errors(exc.fields, form), 422
         req = None
     return render_page_or_fragment(
         "quotes/builder.html",

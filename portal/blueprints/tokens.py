@@ -1,11 +1,11 @@
 """API tokens in the browser: every signed-in user makes, lists and revokes its own."""
 import re
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
 from ..errors import ValidationError
-from ..htmx import is_htmx, render_page_or_fragment
+from ..htmx import hx_status, is_htmx, render_page_or_fragment
 from ..services import tokens
 from ..services.paging import page_of, parse_page
 
@@ -60,7 +60,8 @@ def revoke(token_id):
     if not is_htmx():
         flash(f"Token “{token.name}” revoked: scripts using it now get 401.", "ok")
         return redirect(url_for("tokens.index"), 303)
-    return render_template("tokens/_row.html", token=token)
+    return hx_status(make_response(render_template("tokens/_row.html", token=token)),
+                     f"Token “{token.name}” revoked: scripts using it now get 401.", "tokens-changed")
 
 
 # --- every user's tokens (platform admins) -----------------------------------------------
@@ -90,4 +91,5 @@ def revoke_any(token_id):
     if not is_htmx():
         flash(f"{token.user.email}'s token “{token.name}” revoked.", "ok")
         return redirect(url_for("tokens.everyone"), 303)
-    return render_template("tokens/_row.html", token=token, show_user=True)
+    return hx_status(make_response(render_template("tokens/_row.html", token=token, show_user=True)),
+                     f"{token.user.email}'s token “{token.name}” revoked.", "tokens-changed")

@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..billing.labels import kind_label, unit_label
 from ..billing.money import format_cents
 from ..errors import NotFound
 from ..extensions import db
@@ -57,7 +58,7 @@ def invoice_rows(user: User, period: str) -> Iterator[list[str]]:
 def line_rows(user: User, period: str) -> Iterator[list[str]]:
     yield ["invoice_number", "tenant", "period_start", "deployment_id", "deployment",
            "kind", "resource_kind", "description", "qty", "unit", "unit_price", "amount",
-           "currency"]
+           "currency", "resource", "unit_label"]
     invoices = list(_issued_invoices(user, period))
     by_id = {inv.id: inv for inv in invoices}
     lines = db.session.scalars(
@@ -70,7 +71,8 @@ def line_rows(user: User, period: str) -> Iterator[list[str]]:
         yield [inv.number, text(inv.tenant.slug), inv.period_start.isoformat(),
                line.deployment_id or "", text(line.deployment.name if line.deployment else ""),
                line.kind, line.resource_kind or "", text(line.description), f"{line.qty:f}",
-               line.unit, amount(line.unit_price_cents), amount(line.amount_cents), inv.currency]
+               line.unit, amount(line.unit_price_cents), amount(line.amount_cents), inv.currency,
+               kind_label(line.resource_kind), unit_label(line.unit)]
 
 
 def _month(period: str):

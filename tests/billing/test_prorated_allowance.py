@@ -78,7 +78,7 @@ def test_a_fraction_that_never_ends_is_not_rounded_before_the_line_is():
     assert lines["llm_tokens"].qty == Decimal("77.419355")  # shown to six places
     # 33 − 1000/31 = 23/31 GB × 2c = 1.48 → 1 (a rounded allowance of 32 would give 2)
     assert lines["spaces_gb"].amount_cents == 1
-    assert "beyond the 32.26 gb allowance (100 × 10/31)" in lines["spaces_gb"].description
+    assert "beyond the 32.26 GB allowance (100 × 10/31)" in lines["spaces_gb"].description
 
 
 def test_the_hard_cap_is_not_prorated():

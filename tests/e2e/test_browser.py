@@ -121,7 +121,10 @@ def test_the_quote_builder_reprices_as_you_type(signed_in, live_url):
     expect(page.locator("[data-total=all_in]")).to_have_text("$63.50 AUD")
     expect(page.locator("[data-total=first_invoice]")).to_have_text("$22.25 AUD")
     page.fill("input[name=usage_llm_tokens]", "lots")
-    expect(page.locator("#breakdown")).to_contain_text("llm_tokens must be a number")  # a 422, shown
+    expect(page.locator("#breakdown")).to_contain_text("LLM tokens: must be a number")  # a 422, shown
+    # ... and by the field itself (out of band), which keeps the focus it is being typed in
+    expect(page.locator("#err-usage_llm_tokens")).to_have_text("must be a number")
+    assert page.evaluate("document.activeElement.name") == "usage_llm_tokens"
     assert_no_reload(page)
 
 

@@ -87,8 +87,11 @@ def test_lines_export_names_deployments_and_units(browser, world):
     browser.login("admin@example.com")
     rows = _csv(browser.get("/exports/lines.csv?period=2026-04"))
     header, lines = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
-    assert header[-1] == "currency"
+    assert header[-3:] == ["currency", "resource", "unit_label"]
     acme = [line for line in lines if line["tenant"] == "acme"]
+    # codes for machines, and the same words the pages and the PDF use for people
+    assert [(line["unit"], line["unit_label"]) for line in acme] == [
+        ("month", "month"), ("month", "month"), ("rate", "rate")]
     assert [(line["kind"], line["amount"]) for line in acme] == [
         ("plan_base", "50.00"), ("addon", "7.50"), ("tax", "5.75")]
     assert acme[0]["deployment"] == "acme-llm" and acme[2]["deployment"] == ""

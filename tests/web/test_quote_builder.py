@@ -45,7 +45,7 @@ def test_htmx_request_gets_only_the_breakdown(signed_in):
     assert html.lstrip().startswith('<section id="breakdown"')
     assert "HX-Request" in r.headers["Vary"]
     assert totals(html)["all_in"] == "$63.50 AUD"
-    assert "llm_tokens beyond the 1,000,000 token allowance: 500 × $0.01 AUD per 1k_tokens" in html
+    assert "LLM tokens beyond the 1,000,000 token allowance: 500 × $0.01 AUD per 1,000 tokens" in html
     assert "droplet_hours beyond" not in html
 
 
@@ -63,13 +63,13 @@ def test_first_visit_prices_the_first_plan_from_today(browser, catalog):
     "query, message",
     [
         ("plan_code=studio&starts_on=2026-05-20&usage_llm_tokens=lots",
-         "<strong>Projected usage</strong> llm_tokens must be a number"),
+         "<strong>LLM tokens</strong>: must be a number"),
         ("plan_code=studio&starts_on=2026-05-20&usage_spaces_gb=-5",
-         "<strong>Projected usage</strong> spaces_gb must not be negative"),
-        ("plan_code=studio&starts_on=", "<strong>Start date</strong> must be a date as YYYY-MM-DD"),
-        ("plan_code=ghost&starts_on=2026-05-20", "<strong>Plan</strong> unknown plan &#39;ghost&#39;"),
+         "<strong>Spaces storage</strong>: must not be negative"),
+        ("plan_code=studio&starts_on=", "<strong>Start date</strong>: enter a start date"),
+        ("plan_code=ghost&starts_on=2026-05-20", "<strong>Plan</strong>: unknown plan &#39;ghost&#39;"),
         ("plan_code=studio&starts_on=2026-05-20&addons=ghost",
-         "<strong>Addons</strong> unknown addon &#39;ghost&#39;"),
+         "<strong>Addons</strong>: unknown addon &#39;ghost&#39;"),
     ],
 )
 def test_bad_input_shows_an_inline_message(signed_in, query, message):
@@ -89,5 +89,21 @@ def test_catalog_page_lists_plan_items_and_addons(signed_in):
     html = signed_in.get("/catalog/").get_data(as_text=True)
     assert "Version 1, effective from 2026-01-01: $50.00 AUD a month" in html
     assert "<td class=\"num\">1,000,000</td>" in html
-    assert "$0.02 AUD per gb" in html
-    assert "+50 spaces_gb" in html and "$7.50 AUD" in html
+    assert "$0.02 AUD per GB" in html and "Spaces storage" in html
+    assert "+50 Spaces storage" in html and "$7.50 AUD" in html
+
+
+def test_an_error_is_tied_to_its_field_and_every_error_is_listed(signed_in):
+    """Each message sits by its field (aria-describedby) and the breakdown lists them all,
+    each linking to its field; the HTMX fragment updates the field's line out of band."""
+    query = "/quotes/new?plan_code=studio&starts_on=&usage_droplet_hours=abc"
+    page = signed_in.get(query).get_data(as_text=True)
+    assert '<span class="field-error" id="err-usage_droplet_hours">must be a number</span>' in page
+    assert 'id="f-usage_droplet_hours"' in page and 'aria-describedby="err-usage_droplet_hours" aria-invalid="true"' in page
+    assert '<span class="field-error" id="err-starts_on">enter a start date</span>' in page
+    assert 'href="#f-usage_droplet_hours"' in page and 'href="#f-starts_on"' in page
+    fragment = signed_in.get(query, headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 422
+    assert '<span class="field-error" id="err-starts_on" hx-swap-oob="true">enter a start date</span>' in html
+    assert '<span class="field-error" id="err-usage_llm_tokens" hx-swap-oob="true"></span>' in html

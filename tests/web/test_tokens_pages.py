@@ -131,3 +131,22 @@ def test_tenant_users_cannot_see_everyones_tokens(browser, alice):
     assert "Everyone" not in browser.get("/tokens/").get_data(as_text=True)
     assert browser.get("/tokens/all").status_code == 403
     assert browser.post(f"/tokens/all/{bobs.id}/revoke", htmx=True).status_code == 403
+
+
+
+def test_an_htmx_revoke_answers_in_place_with_a_status_message(browser, database):
+    """The row is replaced in place and HX-Trigger carries the message for the status toast
+    and the event related parts listen to."""
+    import json
+
+    from portal.services import tokens as token_service
+    from tests.factories import make_user
+
+    user = make_user(email="htmx-revoker@example.com")
+    token, _ = token_service.issue(user, "ci", None, actor=user)
+    browser.login("htmx-revoker@example.com")
+    r = browser.post(f"/tokens/{token.id}/revoke", htmx=True)
+    assert r.status_code == 200 and "<html" not in r.get_data(as_text=True)
+    trigger = json.loads(r.headers["HX-Trigger"])
+    assert trigger == {"portal:status": "Token “ci” revoked: scripts using it now get 401.",
+                       "tokens-changed": True}
