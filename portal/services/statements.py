@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..billing.proration import month_start, next_month_start
-from ..billing.quote import TAX, Line
+from ..billing.quote import Line
 from ..billing.rollup import BillingError, InvoicePlan, plan_invoice
 from ..models import CreditNote, Invoice, Payment, Tenant, User
 from ..models.invoices import ISSUED

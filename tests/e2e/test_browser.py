@@ -300,7 +300,7 @@ def test_a_password_reset_through_the_demo_outbox(browser, signed_in, live_url, 
     gina.click("a:has-text('Forgot password?')")
     gina.fill("input[name=email]", "gina@example.com")
     gina.click("button[type=submit]")
-    expect(gina.locator("[role=status]")).to_contain_text("If an account exists for that email")
+    expect(gina.locator("main [role=status]")).to_contain_text("If an account exists for that email")
 
     admin = signed_in("admin@example.com")
     admin.goto(f"{live_url}/outbox/")
