@@ -12,7 +12,7 @@ from ..auth import current_actor, requires
 from ..billing.rollup import BillingError
 from ..clock import today
 from ..errors import Conflict, ValidationError
-from ..htmx import is_htmx, render_page_or_fragment
+from ..htmx import hx_status, is_htmx, render_page_or_fragment
 from ..models.deployments import DECOMMISSIONED, TRANSITIONS
 from ..permissions import can, may_move_deployments
 from ..services import accounts, catalog, deployments, subscriptions
@@ -172,13 +172,14 @@ def show(deployment_id):
 @requires("deployments.read")  # the service answers 404 before 403 for another tenant's
 def transition(deployment_id):
     try:
-        deployments.transition(current_actor(), deployment_id, {"to": request.form.get("to")})
+        moved = deployments.transition(current_actor(), deployment_id, {"to": request.form.get("to")})
     except (Conflict, ValidationError) as exc:
         return _render_detail(deployment_id, status=_error_status(exc.status),
                               transition_error=exc.message)
     if not is_htmx():
         return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return hx_status(_render_detail(deployment_id), f"{moved.name} is now {moved.status}.",
+                     "deployment-changed")
 
 
 @bp.post("/<int:deployment_id>/subscribe")
@@ -190,14 +191,16 @@ def subscribe(deployment_id):
         "starts_on": request.form.get("starts_on", ""),
     }
     try:
-        deployments.subscribe(current_actor(), deployment_id, form)
+        sub = deployments.subscribe(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
         return _render_detail(deployment_id, status=_error_status(exc.status), sub_form=form,
                               sub_errors=exc.fields,
                               sub_message=exc.message if isinstance(exc, Conflict) else None)
     if not is_htmx():
         return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return hx_status(_render_detail(deployment_id),
+                     f"Subscribed to {form['plan_code']} from {sub.starts_on.isoformat()}.",
+                     "deployment-changed")
 
 
 # --- changing and ending a subscription ---------------------------------------------------

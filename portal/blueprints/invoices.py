@@ -1,12 +1,12 @@
 """Invoice pages, the rollup button with its progress, PDF downloads."""
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 
 from ..auth import can, current_actor, requires
 from ..billing.money import cents_from_text, format_cents
 from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
-from ..htmx import is_htmx, render_page_or_fragment
+from ..htmx import hx_status, is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..models.payments import PAYMENT_METHODS
 from ..queue import describe, fetch
@@ -204,7 +204,12 @@ def transition(invoice_id):
                                     **_money(invoice))
         if detail["messages"] is not None:
             html += render_template("invoices/_messages.html", oob=True, **detail)
-        return html, (200 if status == 409 else status)
+        response = make_response(html, 200 if status == 409 else status)
+        if not error:
+            done = {"issued": f"Invoice {invoice.number} issued.", "paid": f"Invoice {invoice.number} marked paid.",
+                    "void": f"Invoice {invoice.number or invoice.id} voided."}[invoice.status]
+            hx_status(response, done, "invoice-changed")
+        return response
     if error:
         return render_template("invoices/show.html", **_detail(invoice, error), **_money(invoice)), status
     return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)

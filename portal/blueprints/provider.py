@@ -5,7 +5,7 @@ Every page shows what the last sync stored; none of them talks to the provider.
 import logging
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from ..auth import current_actor, requires
@@ -14,7 +14,7 @@ from ..billing.svg_chart import bar_chart
 from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
-from ..htmx import is_htmx, render_page_or_fragment
+from ..htmx import hx_status, is_htmx, render_page_or_fragment
 from ..queue import describe, enqueue, fetch
 from ..services import cost_import, deployments, provider, provider_sync
 from ..services.dashboard import cost_vs_revenue
@@ -141,8 +141,11 @@ def accept_drift(drift_id):
         flash(error or f"Drift item {drift_id} accepted.", "error" if error else "ok")
         return redirect(url_for("provider.drift"), 303)
     # htmx swaps 2xx and 422 only: a conflict comes back as 200 with its message in the row.
-    return render_template("provider/_drift_row.html", item=item, error=error,
-                           names=deployments.deployment_names([item.deployment_id]))
+    response = make_response(render_template("provider/_drift_row.html", item=item, error=error,
+                                             names=deployments.deployment_names([item.deployment_id])))
+    if not error:
+        hx_status(response, f"Drift item {drift_id} accepted.", "drift-changed")
+    return response
 
 
 # --- costs -------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from ..models import (
     Tenant,
     User,
 )
-from ..models.invoices import DRAFT, VOID
+from ..models.invoices import DRAFT, ISSUED, VOID
 from . import audit, mail, webhooks
 from .invoices import issue, parse_period, tax_rule
 from .usage import usage_by_deployment, usage_for_period
@@ -214,10 +214,16 @@ def _write_invoice(tenant_id: int, slug: str, period_start, period_end, plan, fo
             return "skipped", existing.id, None
         if existing.status != DRAFT:
             label = existing.number or existing.id
+            # Only an issued invoice with no money against it can be voided; anything else is
+            # corrected with a credit note (the contract's two ways back).
+            voidable = existing.status == ISSUED and not (
+                existing.amount_paid_cents or existing.amount_credited_cents
+                or existing.credit_applied_cents)
             db.session.rollback()
             return ("skipped", existing.id,
-                    f"{slug}: invoice {label} is {existing.status}; issued and paid "
-                    "invoices are never rebuilt (void it first to bill the period again)")
+                    f"{slug}: invoice {label} is {existing.status}; issued and paid invoices are "
+                    "never rebuilt (" + ("void it first to bill the period again" if voidable
+                                         else "correct it with a credit note") + ")")
         db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == existing.id))
         invoice, outcome = existing, "rebuilt"
     else:

@@ -95,6 +95,11 @@ def test_force_picks_up_late_usage_in_a_draft_but_never_touches_an_issued_invoic
     assert r["messages"] == ["acme: invoice ARC-000001 is issued; issued and paid invoices are "
                              "never rebuilt (void it first to bill the period again)"]
     assert admin.get(f"/api/v1/invoices/{invoice_id}").get_json()["lines"] == body["lines"]
+    # Once money is against it, voiding is no longer the way back: the message says so.
+    assert admin.post(f"/api/v1/invoices/{invoice_id}/transition", json={"to": "paid"}).status_code == 200
+    r = admin.post("/api/v1/invoices/rollup", json={"period": "2026-04", "force": True}).get_json()
+    assert r["messages"] == ["acme: invoice ARC-000001 is paid; issued and paid invoices are "
+                             "never rebuilt (correct it with a credit note)"]
 
 
 def test_proration_when_a_subscription_starts_and_another_ends_in_the_period(admin, acme):

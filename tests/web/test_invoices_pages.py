@@ -72,8 +72,12 @@ def test_issue_through_htmx_swaps_the_header(browser, world):
     assert r.status_code == 200 and "<html" not in html
     assert html.lstrip().startswith('<section id="invoice-header"')
     assert "Invoice ARC-000002" in html and "Mark paid" in html
+    import json
+
+    assert json.loads(r.headers["HX-Trigger"]) == {"portal:status": "Invoice ARC-000002 issued.",
+                                                   "invoice-changed": True}
     r = browser.post(f"/invoices/{invoice_id}/transition", htmx=True, data={"to": "issued"})
-    assert r.status_code == 200
+    assert r.status_code == 200 and "HX-Trigger" not in r.headers
     assert "invoice ARC-000002 is issued; it cannot become issued (allowed: paid, void)" in r.get_data(as_text=True)
 
 

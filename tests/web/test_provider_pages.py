@@ -131,6 +131,8 @@ def test_accepting_drift_through_htmx_swaps_the_row(browser, world, database):
     again = browser.post(url, htmx=True)  # idempotent
     assert again.status_code == 200 and "Accepted by admin@example.com" in text(again)
     database.session.expire_all()
+    assert __import__("json").loads(first.headers["HX-Trigger"]) == {
+        "portal:status": f"Drift item {world['untagged'].id} accepted.", "drift-changed": True}
     assert database.session.get(DriftItem, world["untagged"].id).status == "accepted"
     # and the page lists it among the recently closed
     page = text(browser.get("/provider/drift"))
