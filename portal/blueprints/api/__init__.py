@@ -1,9 +1,10 @@
 """The JSON API: bearer tokens, JSON in and out, the contract's error shape."""
 from flask import Blueprint, current_app, g, request
 
-from ...errors import BadRequest, Unauthorized
+from ...errors import BadRequest, Unauthorized, ValidationError
 from ...services import idempotency
 from ...services.tokens import authenticate_token
+from . import schemas
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__, url_prefix="/api")
@@ -19,6 +20,21 @@ def authenticate_bearer():
     if found is None:
         raise Unauthorized("The bearer token is invalid, expired or revoked.")
     g.api_token_id, g.api_user = found
+
+
+@api_bp.before_request
+def validate_request_body():
+    """Each JSON body against its operation's schema (schemas.py), before the view runs: the
+    same schema the OpenAPI document shows. Structure only; the services check the rest."""
+    if request.url_rule is None:
+        return None
+    check = schemas.validator(request.method, request.url_rule.rule)
+    if check is None:
+        return None
+    fields = schemas.problems(check, json_body())
+    if fields:
+        raise ValidationError(fields, schemas.message(request.method, request.url_rule.rule, fields))
+    return None
 
 
 @api_bp.before_request
@@ -74,3 +90,4 @@ def json_body() -> dict:
 
 from . import catalog, deployments, health, invoices, provider, quotes, webhooks  # noqa: E402,F401  (routes register on import)
 from . import audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)
+from . import openapi  # noqa: E402,F401  (the OpenAPI document and its page; no auth)
