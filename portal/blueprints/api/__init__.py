@@ -1,5 +1,5 @@
 """The JSON API: bearer tokens, JSON in and out, the contract's error shape."""
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g, request, url_for
 
 from ...errors import BadRequest, Unauthorized, ValidationError
 from ...services import idempotency
@@ -75,6 +75,14 @@ def release_unanswered_claim(_exc):
     claim = g.pop("idempotency_claim", None)
     if claim is not None:
         idempotency.release(claim)
+
+
+def next_link(next_page: int | None) -> str | None:
+    """The contract's ``next``: the path and query of the next page (``/api/v1/x?page=3``)."""
+    if next_page is None:
+        return None
+    return url_for(request.endpoint, **(request.view_args or {}),
+                   **{**request.args.to_dict(), "page": next_page})
 
 
 def json_body() -> dict:
