@@ -71,7 +71,7 @@ def _operation(method: str, rule: str, operation: schemas.Operation) -> dict:
     params = [{"name": name, "in": "path", "required": True,
                "schema": _CONVERTERS.get(conv or "", {"type": "string"})}
               for conv, name in _ARG.findall(rule)]
-    params += [{"name": p.name, "in": "query", "required": False, "schema": p.schema,
+    params += [{"name": p.name, "in": "query", "required": p.required, "schema": p.schema,
                 **({"description": p.description} if p.description else {})}
                for p in operation.query]
     if method == "POST" and rule.startswith("/api/v1/"):

@@ -216,7 +216,7 @@ PLAN_ITEM_IN = body({
     "overage_unit": STR, "hard_cap_qty": NUM,
 })
 PLAN_VERSION_IN = body({
-    "base_price_cents": INT, "currency": STR, "effective_from": DATE_IN,
+    "version": INT, "base_price_cents": INT, "currency": STR, "effective_from": DATE_IN,
     "items": array(PLAN_ITEM_IN),
 })
 
@@ -228,6 +228,7 @@ class Param:
     name: str
     schema: dict
     description: str = ""
+    required: bool = False
 
 
 PAGING = (Param("page", {"type": "integer", "minimum": 1}, "page number, from 1"),
@@ -235,6 +236,7 @@ PAGING = (Param("page", {"type": "integer", "minimum": 1}, "page number, from 1"
                 "rows a page, at most 500 (default 50)"))
 PERIOD = Param("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$",
                           "examples": ["2026-04"]}, "a month, YYYY-MM")
+MONTH = Param(PERIOD.name, PERIOD.schema, PERIOD.description, required=True)
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                                          {200: listing("addons", ref("Addon"))}),
     ("POST", f"{V1}/catalog/plans"): op(
         "Create a plan with its first version", "catalog", {201: ref("Plan")},
-        request=body({"code": STR, "name": STR, "description": nullable(STR),
-                     **PLAN_VERSION_IN["properties"]}), errors=(409,)),
+        request=body({"code": STR, "name": STR, "description": STR,
+                      "versions": array(PLAN_VERSION_IN)}), errors=(409,)),
     ("POST", f"{V1}/catalog/plans/<plan_code>/versions"): op(
         "Add a version to a plan", "catalog", {201: ref("PlanVersion")},
         request=PLAN_VERSION_IN, errors=(404, 409)),
@@ -327,7 +329,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         request=body({"ends_on": DATE_IN}), errors=(404, 409)),
     ("GET", f"{V1}/deployments/<int:deployment_id>/usage"): op(
         "A deployment's usage for a month, as the rollup sees it", "deployments",
-        {200: ref("Usage")}, query=(PERIOD,), errors=(404,)),
+        {200: ref("Usage")}, query=(MONTH,), errors=(404,)),
     ("POST", f"{V1}/usage"): op(
         "Ingest a batch of usage events (event_id is an idempotency key)", "usage",
         {200: ref("UsageResult")},
@@ -344,7 +346,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         errors=(404,)),
     ("GET", f"{V1}/billing/cost-lines"): op(
         "The provider's cost lines for a month", "provider",
-        {200: listing("cost_lines", ref("CostLine"))}, query=(PERIOD,)),
+        {200: listing("cost_lines", ref("CostLine"))}, query=(MONTH,)),
     ("GET", f"{V1}/drift"): op(
         "Differences between the provider and the records", "provider",
         {200: listing("drift", ref("Drift"))},
@@ -446,6 +448,12 @@ TYPE_MESSAGES = {
     "string": "must be a string", "integer": "must be an integer", "number": "must be a number",
     "boolean": "must be true or false", "array": "must be a list", "object": "must be an object",
 }
+
+
+@cache
+def error_validator() -> Draft202012Validator:
+    """The contract's error shape, which every 4xx answers with."""
+    return Draft202012Validator(_rooted(ref("Error")), registry=_registry())
 
 
 def field_name(path) -> str:
