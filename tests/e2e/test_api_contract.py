@@ -210,3 +210,28 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
     call(admin, "POST", f"{V1}/quote", f"{V1}/quote", 400, content=b"[1, 2]")
 
     assert set(schemas.OPERATIONS) - covered == set(), "operations without a representative call"
+
+
+def test_the_docs_page_renders_every_operation_in_chromium_without_csp_violations(live_portal):
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.test_browser import _REPORT_CSP, ARGS, CHROMIUM
+
+    base, _ = live_portal
+    messages = []
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = chromium.new_page()
+            page.add_init_script(_REPORT_CSP)
+            page.on("console", lambda m: messages.append(m.text))
+            page.goto(f"{base}/api/docs")
+            page.wait_for_selector(".opblock", timeout=30_000)
+            doc = httpx.get(f"{base}/api/v1/openapi.json").json()
+            assert page.locator(".opblock").count() == sum(len(v) for v in doc["paths"].values())
+            page.locator(".opblock-summary", has_text="/api/v1/quote").first.click()
+            page.wait_for_selector(".opblock-body", timeout=10_000)
+        finally:
+            chromium.close()
+    assert [m for m in messages if "Content Security Policy" in m or "CSP violation" in m] == []
+    assert [m for m in messages if "error" in m.lower()] == []

@@ -123,7 +123,6 @@ def document(app) -> dict:
                 _operation(method, rule, operation)
     return {
         "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {"title": "Arcadia portal API", "version": "1", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
