@@ -13,14 +13,19 @@ The same dicts do two jobs, so they cannot drift apart:
 
 Adding a route's schema is one entry in ``OPERATIONS``, keyed by (method, Flask URL rule)::
 
-    ("POST", "/api/v1/invoices/<int:invoice_id>/payments"): op(
-        "Record a payment", "invoices",
-        request=body({"amount_cents": INT, "paid_on": DATE, "method": STR,
-                     "reference": nullable(STR)}, required=["amount_cents"]),
-        responses={201: ref("Payment")}),
+    ("POST", f"{V1}/invoices/<int:invoice_id>/payments"): op(
+        "Record a payment against an issued invoice", "invoices", {201: ref("Payment")},
+        request=body({"amount_cents": INT, "paid_on": DATE_IN, "method": STR,
+                      "reference": STR}),
+        errors=(404, 409)),
 
-with any new object shape added to ``COMPONENTS`` (and referenced with ``ref("Name")``).
-A route in the URL map without an entry fails ``tests/api/test_openapi.py``.
+``op(summary, tag, {status: response schema or None}, request=body({...}), query=(Param...),
+errors=(extra documented error statuses,))``. Request bodies use ``body()`` (types only,
+every field nullable; ``says(schema, "the service's words")`` where a service words a type
+error its own way). New object shapes go in ``COMPONENTS`` (``Payment`` and ``CreditNote``
+are there already, from the contract) and are referenced with ``ref("Name")``. A route in the
+URL map without an entry fails ``tests/api/test_openapi.py``; an entry without a call in
+``tests/e2e/test_api_contract.py``'s representative-call test fails that test.
 """
 from __future__ import annotations
 
@@ -141,6 +146,18 @@ COMPONENTS: dict[str, dict] = {
     }, required=["id", "number", "tenant_id", "period_start", "period_end", "currency",
                  "subtotal_cents", "tax_cents", "total_cents", "status", "issued_on",
                  "due_on"]),
+    # The contract's shapes for routes being added (payments, credit notes): unused until
+    # an operation references them.
+    "Payment": obj({
+        "id": INT, "invoice_id": INT, "amount_cents": INT, "paid_on": DATE,
+        "method": {"enum": ["bank_transfer", "card", "other"]}, "reference": nullable(STR),
+    }, required=["id", "invoice_id", "amount_cents", "paid_on", "method", "reference"]),
+    "CreditNote": obj({
+        "id": INT, "number": STR, "invoice_id": INT, "tenant_id": INT, "reason": STR,
+        "issued_on": DATE, "currency": STR, "subtotal_cents": INT, "tax_cents": INT,
+        "total_cents": INT, "lines": array(ref("Line")),
+    }, required=["id", "number", "invoice_id", "tenant_id", "reason", "issued_on", "currency",
+                 "subtotal_cents", "tax_cents", "total_cents", "lines"]),
     "Usage": obj({"deployment_id": INT, "period": nullable(STR),
                   "usage": {"type": "object", "additionalProperties": NUM}},
                  required=["usage"]),
