@@ -1,10 +1,11 @@
 """The JSON API: bearer tokens, JSON in and out, the contract's error shape."""
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g, request, url_for
 
-from ...errors import BadRequest, Unauthorized
+from ...errors import BadRequest, Unauthorized, ValidationError
 from ...inputs import check_json, check_query_and_form
 from ...services import idempotency
 from ...services.tokens import authenticate_token
+from . import schemas
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__, url_prefix="/api")
@@ -21,6 +22,21 @@ def authenticate_bearer():
         raise Unauthorized("The bearer token is invalid, expired or revoked.")
     g.api_token_id, g.api_user = found
     check_query_and_form()  # after the credentials: a 401 comes before anything else
+
+
+@api_bp.before_request
+def validate_request_body():
+    """Each JSON body against its operation's schema (schemas.py), before the view runs: the
+    same schema the OpenAPI document shows. Structure only; the services check the rest."""
+    if request.url_rule is None:
+        return None
+    check = schemas.validator(request.method, request.url_rule.rule)
+    if check is None:
+        return None
+    fields = schemas.problems(check, json_body())
+    if fields:
+        raise ValidationError(fields, schemas.message(request.method, request.url_rule.rule, fields))
+    return None
 
 
 @api_bp.before_request
@@ -63,6 +79,14 @@ def release_unanswered_claim(_exc):
         idempotency.release(claim)
 
 
+def next_link(next_page: int | None) -> str | None:
+    """The contract's ``next``: the path and query of the next page (``/api/v1/x?page=3``)."""
+    if next_page is None:
+        return None
+    return url_for(request.endpoint, **(request.view_args or {}),
+                   **{**request.args.to_dict(), "page": next_page})
+
+
 def json_body() -> dict:
     """The request body as a JSON object; anything else is the contract's one 400. A string
     or number in it that no field could take is a 422 naming it."""
@@ -79,3 +103,4 @@ def json_body() -> dict:
 from . import (catalog, credit_notes, deployments, health, invoices, payments, provider,  # noqa: E402,F401
                quotes, webhooks)  # (routes register on import)
 from . import accounts, audit, tokens  # noqa: E402,F401  (the audit log; the caller's API tokens)
+from . import openapi  # noqa: E402,F401  (the OpenAPI document and its page; no auth)

@@ -6,7 +6,7 @@ from ...queue import describe, fetch
 from ...services import documents, invoices
 from ...services import rollup as rollups
 from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, serializers
+from . import api_bp, json_body, next_link, serializers
 
 
 @api_bp.get("/invoices")
@@ -17,7 +17,7 @@ def list_invoices():
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
     rows, next_page = page_of(invoices.invoice_query(user, **filters), *parse_page(request.args))
-    return {"invoices": [serializers.invoice(i) for i in rows], "next": next_page}
+    return {"invoices": [serializers.invoice(i) for i in rows], "next": next_link(next_page)}
 
 
 @api_bp.get("/invoices/<int:invoice_id>")
