@@ -153,7 +153,11 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
         call(tenant, "GET", f"{V1}/invoices", f"{V1}/invoices", 200)
         invoices = call(admin, "GET", f"{V1}/invoices", f"{V1}/invoices?status=issued",
                         200).json()["invoices"]
-        inv = f"{V1}/invoices/{invoices[0]['id']}"
+        # Void one with no money against it (the demo's others are part-paid or credited).
+        clean = next(i for i in invoices if not (i["amount_paid_cents"] or
+                                                 i["amount_credited_cents"] or i["credit_applied_cents"]))
+        owing = next(i for i in invoices if i["amount_paid_cents"] and i["amount_due_cents"] > 100)
+        inv = f"{V1}/invoices/{clean['id']}"
         call(admin, "GET", f"{V1}/invoices/<int:invoice_id>", inv, 200)
         pdf = call(admin, "GET", f"{V1}/invoices/<int:invoice_id>/pdf", f"{inv}/pdf", 200)
         assert pdf.content.startswith(b"%PDF")
@@ -168,6 +172,38 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
         call(admin, "DELETE", f"{V1}/webhooks/<int:webhook_id>", hooks, 204)
     finally:
         receiver.shutdown()
+    # Payments and credit notes, on the demo's part-paid invoice.
+    owed = f"{V1}/invoices/{owing['id']}"
+    call(admin, "POST", f"{V1}/invoices/<int:invoice_id>/payments", f"{owed}/payments", 201,
+         json={"amount_cents": 100, "paid_on": owing["issued_on"], "method": "bank_transfer",
+               "reference": "contract"})
+    call(tenant, "GET", f"{V1}/invoices/<int:invoice_id>/payments", f"{owed}/payments", 200)
+    line = next(x for x in call(admin, "GET", f"{V1}/invoices/<int:invoice_id>", owed, 200).json()["lines"]
+                if x["kind"] != "tax")
+    note = call(admin, "POST", f"{V1}/invoices/<int:invoice_id>/credit-notes", f"{owed}/credit-notes",
+                201, json={"reason": "contract", "lines": [{"line_id": line["id"], "amount_cents": 100}]}).json()
+    listed = call(tenant, "GET", f"{V1}/credit-notes", f"{V1}/credit-notes?per_page=1", 200).json()
+    assert listed["next"] in (None, f"{V1}/credit-notes?per_page=1&page=2")
+    cn = f"{V1}/credit-notes/{note['id']}"
+    call(tenant, "GET", f"{V1}/credit-notes/<int:credit_note_id>", cn, 200)
+    assert call(admin, "GET", f"{V1}/credit-notes/<int:credit_note_id>/pdf", f"{cn}/pdf",
+                200).content.startswith(b"%PDF")
+    call(admin, "POST", f"{V1}/credit-notes/<int:credit_note_id>/refund", f"{cn}/refund", 409, json={})
+
+    # Tenants and users.
+    call(admin, "GET", f"{V1}/tenants", f"{V1}/tenants?per_page=1", 200)
+    made = call(admin, "POST", f"{V1}/tenants", f"{V1}/tenants", 201, json={
+        "slug": "contract-co", "name": "Contract Co", "billing_email": "ap@contract.example.com"}).json()
+    call(admin, "PATCH", f"{V1}/tenants/<int:tenant_id>", f"{V1}/tenants/{made['id']}", 200,
+         json={"billing_name": "Contract Co Pty Ltd"})
+    own = call(tenant, "GET", f"{V1}/tenants/<int:tenant_id>", f"{V1}/tenants/{made['id']}", 404)
+    assert own.json()["error"]["code"] == "not_found"
+    call(tenant, "GET", f"{V1}/users", f"{V1}/users", 200)
+    invited = call(tenant, "POST", f"{V1}/users", f"{V1}/users", 201, json={
+        "email": "new.hire@example.com", "role": "tenant_viewer", "tenant": "acme"}).json()
+    call(tenant, "POST", f"{V1}/users/<int:user_id>/deactivate",
+         f"{V1}/users/{invited['id']}/deactivate", 200)
+
     rolled = call(admin, "POST", f"{V1}/invoices/rollup", f"{V1}/invoices/rollup", 200,
                   json={"period": "2026-09"}).json()
     assert set(rolled) >= {"created", "skipped", "rebuilt"}

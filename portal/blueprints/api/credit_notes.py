@@ -4,7 +4,7 @@ from flask import Response, request
 from ...auth import current_actor, requires
 from ...services import credit_notes, documents
 from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, serializers
+from . import api_bp, json_body, next_link, serializers
 
 
 @api_bp.post("/invoices/<int:invoice_id>/credit-notes")
@@ -23,7 +23,7 @@ def list_credit_notes():
         filters["tenant_slug"] = request.args.get("tenant")
     rows, next_page = page_of(credit_notes.credit_note_query(user, **filters),
                               *parse_page(request.args))
-    return {"credit_notes": [serializers.credit_note(n) for n in rows], "next": next_page}
+    return {"credit_notes": [serializers.credit_note(n) for n in rows], "next": next_link(next_page)}
 
 
 @api_bp.get("/credit-notes/<int:credit_note_id>")

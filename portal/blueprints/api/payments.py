@@ -15,4 +15,4 @@ def record_payment(invoice_id):
 @requires("invoices.read")
 def list_payments(invoice_id):
     _, rows = payments.list_payments(current_actor(), invoice_id)
-    return {"payments": [serializers.payment(p) for p in rows]}
+    return {"payments": [serializers.payment(p) for p in rows], "next": None}  # one invoice's: few

@@ -146,8 +146,6 @@ COMPONENTS: dict[str, dict] = {
     }, required=["id", "number", "tenant_id", "period_start", "period_end", "currency",
                  "subtotal_cents", "tax_cents", "total_cents", "status", "issued_on",
                  "due_on"]),
-    # The contract's shapes for routes being added (payments, credit notes): unused until
-    # an operation references them.
     "Payment": obj({
         "id": INT, "invoice_id": INT, "amount_cents": INT, "paid_on": DATE,
         "method": {"enum": ["bank_transfer", "card", "other"]}, "reference": nullable(STR),
@@ -155,9 +153,21 @@ COMPONENTS: dict[str, dict] = {
     "CreditNote": obj({
         "id": INT, "number": STR, "invoice_id": INT, "tenant_id": INT, "reason": STR,
         "issued_on": DATE, "currency": STR, "subtotal_cents": INT, "tax_cents": INT,
-        "total_cents": INT, "lines": array(ref("Line")),
+        "total_cents": INT,
+        "lines": array(obj({"line_id": INT, "description": STR, "amount_cents": INT},
+                           required=["line_id", "amount_cents"])),
+        "against_invoice_cents": INT, "to_balance_cents": INT, "refund_cents": INT,
+        "refunded_on": nullable(DATE),
     }, required=["id", "number", "invoice_id", "tenant_id", "reason", "issued_on", "currency",
                  "subtotal_cents", "tax_cents", "total_cents", "lines"]),
+    "Tenant": obj({
+        "id": INT, "slug": STR, "name": STR, "billing_name": STR, "billing_address": STR,
+        "billing_email": nullable(STR), "abn": nullable(STR),
+    }, required=["id", "slug", "name", "billing_name", "billing_address", "billing_email", "abn"]),
+    "User": obj({
+        "id": INT, "email": STR, "role": {"enum": ["platform_admin", "tenant_admin", "tenant_viewer"]},
+        "tenant": nullable(STR), "active": BOOL, "invited": BOOL,
+    }, required=["id", "email", "role", "tenant", "active", "invited"]),
     "Usage": obj({"deployment_id": INT, "period": nullable(STR),
                   "usage": {"type": "object", "additionalProperties": NUM}},
                  required=["usage"]),
@@ -392,6 +402,59 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         request=body({"period": STR, "force": BOOL}),
         description="200 with the counts when jobs run inline; 202 with the job's id when a "
                     "worker runs it (poll GET /api/v1/jobs/{job_id})."),
+    ("POST", f"{V1}/invoices/<int:invoice_id>/payments"): op(
+        "Record a payment against an issued invoice", "invoices", {201: ref("Payment")},
+        request=body({"amount_cents": INT, "paid_on": STR, "method": STR, "reference": STR}),
+        errors=(404, 409)),
+    ("GET", f"{V1}/invoices/<int:invoice_id>/payments"): op(
+        "The payments of an invoice", "invoices", {200: listing("payments", ref("Payment"))},
+        errors=(404,)),
+    ("POST", f"{V1}/invoices/<int:invoice_id>/credit-notes"): op(
+        "Issue an adjustment note against an issued or paid invoice", "credit notes",
+        {201: ref("CreditNote")},
+        request=body({"reason": STR, "refund": BOOL,
+                      "lines": array(obj({"line_id": ANY, "amount_cents": ANY}))}),
+        errors=(404, 409)),
+    ("GET", f"{V1}/credit-notes"): op(
+        "Credit notes the caller may see", "credit notes",
+        {200: listing("credit_notes", ref("CreditNote"))},
+        query=(Param("tenant", STR, "admins: a tenant's slug"),
+               Param("invoice", STR, "an invoice's id"), *PAGING)),
+    ("GET", f"{V1}/credit-notes/<int:credit_note_id>"): op(
+        "One credit note", "credit notes", {200: ref("CreditNote")}, errors=(404,)),
+    ("GET", f"{V1}/credit-notes/<int:credit_note_id>/pdf"): op(
+        "The adjustment note's PDF", "credit notes", {200: None},
+        content_type="application/pdf", errors=(404,)),
+    ("POST", f"{V1}/credit-notes/<int:credit_note_id>/refund"): op(
+        "Record the refund a credit note owes as paid out", "credit notes",
+        {200: ref("CreditNote")}, request=body({"refunded_on": STR}), errors=(404, 409)),
+
+    # tenants and users
+    ("GET", f"{V1}/tenants"): op("Tenants (admins)", "accounts",
+                                  {200: listing("tenants", ref("Tenant"))}, query=PAGING),
+    ("POST", f"{V1}/tenants"): op(
+        "Create a tenant", "accounts", {201: ref("Tenant")},
+        # Types are the service's to check here: it names every bad field at once.
+        request=body({"slug": ANY, "name": ANY, "billing_name": ANY, "billing_address": ANY,
+                      "billing_email": ANY, "abn": ANY}), errors=(409,)),
+    ("GET", f"{V1}/tenants/<int:tenant_id>"): op(
+        "One tenant (a tenant admin: its own)", "accounts", {200: ref("Tenant")}, errors=(404,)),
+    ("PATCH", f"{V1}/tenants/<int:tenant_id>"): op(
+        "Change the fields sent of a tenant's profile", "accounts", {200: ref("Tenant")},
+        request=body({"name": ANY, "billing_name": ANY, "billing_address": ANY,
+                      "billing_email": ANY, "abn": ANY}), errors=(404,)),
+    ("GET", f"{V1}/users"): op(
+        "Users (admins: all; a tenant admin: its own tenant's)", "accounts",
+        {200: listing("users", ref("User"))},
+        query=(Param("tenant", STR, "admins: a tenant's slug"), *PAGING)),
+    ("POST", f"{V1}/users"): op(
+        "Invite a user (emails a link to set a password, valid 72 hours)", "accounts",
+        {201: ref("User")}, request=body({"email": STR, "role": STR, "tenant": STR}),
+        errors=(404, 409)),
+    ("POST", f"{V1}/users/<int:user_id>/deactivate"): op(
+        "Deactivate a user: its sessions and tokens end at once", "accounts",
+        {200: ref("User")}, errors=(404, 409)),
+
     ("GET", f"{V1}/jobs/<job_id>"): op(
         "A job's status, progress and result", "jobs", {200: ref("Job")}, errors=(404,)),
 
