@@ -67,9 +67,10 @@ def issue(invoice: Invoice) -> None:
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
     # Events in the order they happen: issued, then (when a credit balance settles it) paid.
     emit_invoice_event("invoice.issued", invoice)
-    from .payments import apply_credit_on_issue  # a credit balance pays what it can of it
+    from .payments import apply_credit_on_issue, settle_if_owed_nothing
 
-    apply_credit_on_issue(invoice)
+    apply_credit_on_issue(invoice)  # a credit balance pays what it can of it
+    settle_if_owed_nothing(invoice, invoice.issued_on)  # a month that costs nothing is paid
     # Emailed to the tenant once committed (the caller then calls ``mail.dispatch()``).
     mail.queue_invoice_issued(invoice)
 
