@@ -50,3 +50,33 @@ def test_a_credit_balance_is_never_applied_to_an_invoice_in_another_currency(adm
     assert april["currency"] == "USD"
     assert (april["credit_applied_cents"], april["amount_due_cents"]) == (0, 1100)
     assert balance(database, tenant) == 550
+
+
+@pytest.mark.parametrize("url", [
+    "http://[::1",                       # urlsplit raises: was a 500
+    "http://a:b:c/",                     # no port httpx can read
+    "http://ex\u00e4mple..com/",         # not an IDNA host name
+    "http://" + "a" * 70 + ".example.com/",  # a DNS label longer than 63
+])
+def test_a_webhook_url_no_request_could_go_to_is_422(admin, url):
+    r = admin.post("/api/v1/webhooks", json={"url": url, "events": ["rollup.finished"]})
+    assert r.status_code == 422, (r.status_code, r.get_data(as_text=True)[:300])
+    assert "url" in r.get_json()["error"]["fields"]
+    assert admin.get("/api/v1/webhooks").get_json()["webhooks"] == []
+
+
+def test_a_delivery_to_an_unusable_url_is_an_attempt_recorded_not_a_crash(admin, database):
+    """One stored before URLs were checked this closely: the worker used to raise on it
+    (httpx.InvalidURL is no HTTPError), so the delivery stayed leased, was never counted as
+    an attempt, never failed, and held back every later event of that endpoint for ever."""
+    from portal.models import Webhook
+    from portal.services import webhooks
+
+    hook = Webhook(url="http://a:b:c/", events=["rollup.finished"], secret="whsec_x")
+    database.session.add(hook)
+    database.session.commit()
+    webhooks.emit("rollup.finished", {"n": 1})
+    database.session.commit()
+    assert webhooks.deliver_due() == {"succeeded": 0, "retrying": 1, "failed": 0}
+    (delivery,) = admin.get(f"/api/v1/webhooks/{hook.id}/deliveries").get_json()["deliveries"]
+    assert delivery["attempts"] == 1 and "InvalidURL" in delivery["attempt_log"][0]["error"]
