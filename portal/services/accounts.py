@@ -43,12 +43,13 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
                   billing_address: str = "", abn: str | None = None,
                   billing_email: str | None = None, actor: User | None = None) -> Tenant:
     """Checked as the tenant profile page checks (the CLI and the demo call it)."""
-    fields = Fields({"name": name, "billing_name": billing_name or name,
+    fields = Fields({"name": name, "billing_name": billing_name or None,
                      "billing_address": billing_address or None})
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         fields.add("slug", "must be lowercase letters, digits and hyphens (1-63)")
     name = fields.get("name", text)
-    billing_name = fields.get("billing_name", text)
+    # Not given: the name (an invalid name is reported once, under name).
+    billing_name = fields.get("billing_name", text, required=False) or name
     billing_address = fields.get("billing_address", lambda v: text(v, 1000, multiline=True),
                                  required=False, default="")
     abn, abn_error = _checked_abn(abn) if abn is None or isinstance(abn, str) else (None, "must be a string")
