@@ -109,6 +109,16 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
             f"invoice {locked.number} has payments, credit notes or credit applied against it; "
             "correct it with a credit note instead of voiding it",
             {"to": "an invoice with money against it cannot be voided"})
+    if to == ISSUED:
+        from .rollup import draft_is_current  # (rollup imports this module)
+
+        if not draft_is_current(locked):
+            period = locked.period_start.strftime("%Y-%m")
+            db.session.rollback()
+            raise Conflict(
+                f"this draft no longer bills what {period} now comes to (a subscription "
+                "changed or usage arrived since it was built); rebuild it with a forced "
+                f"rollup of {period}, then issue it", {"to": "the draft is out of date"})
     previous = locked.status
     payment = None
     if to == ISSUED:

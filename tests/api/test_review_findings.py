@@ -80,3 +80,38 @@ def test_a_delivery_to_an_unusable_url_is_an_attempt_recorded_not_a_crash(admin,
     assert webhooks.deliver_due() == {"succeeded": 0, "retrying": 1, "failed": 0}
     (delivery,) = admin.get(f"/api/v1/webhooks/{hook.id}/deliveries").get_json()["deliveries"]
     assert delivery["attempts"] == 1 and "InvalidURL" in delivery["attempt_log"][0]["error"]
+
+
+def test_a_draft_the_billing_moved_away_from_is_not_issued_until_rebuilt(admin, database):
+    """A change backdated into a drafted month (allowed: only issued months refuse it), or
+    usage metered late into it, leaves the draft billing the old terms. Issuing it as it
+    stood put a wrong amount on a tax invoice that no rollup may rebuild any more."""
+    tenant = make_tenant("late")
+    dep = make_deployment(tenant, plan_code="studio", starts_on=date(2026, 3, 1))
+    with freeze_time("2026-04-02 09:00:00"):
+        admin.post("/api/v1/invoices/rollup", json={"period": "2026-03"})
+    (draft,) = admin.get("/api/v1/invoices?period=2026-03&status=draft").get_json()["invoices"]
+    assert draft["total_cents"] == 5500
+    with freeze_time("2026-04-02 10:00:00"):
+        r = admin.post(f"/api/v1/deployments/{dep.id}/subscription/end", json={"ends_on": "2026-03-15"})
+        assert r.status_code == 200
+        issue = admin.post(f"/api/v1/invoices/{draft['id']}/transition", json={"to": "issued"})
+    assert issue.status_code == 409
+    assert "rollup" in issue.get_json()["error"]["message"]
+    assert admin.get(f"/api/v1/invoices/{draft['id']}").get_json()["status"] == "draft"
+    with freeze_time("2026-04-02 11:00:00"):
+        assert admin.post("/api/v1/invoices/rollup", json={"period": "2026-03", "force": True}).get_json()["rebuilt"] == 1
+        issued = admin.post(f"/api/v1/invoices/{draft['id']}/transition", json={"to": "issued"})
+    assert issued.status_code == 200
+    # 15/31 of 5000 = 2419.35 → 2419; GST 242.
+    assert (issued.get_json()["status"], issued.get_json()["total_cents"]) == ("issued", 2661)
+
+    # Usage metered late into a drafted month: the same.
+    with freeze_time("2026-05-02 09:00:00"):
+        admin.post(f"/api/v1/deployments/{dep.id}/subscribe", json={"plan_code": "studio", "starts_on": "2026-04-01"})
+        admin.post("/api/v1/invoices/rollup", json={"period": "2026-04"})
+        (april,) = admin.get("/api/v1/invoices?period=2026-04&status=draft").get_json()["invoices"]
+        assert admin.post("/api/v1/usage", json={"events": [{
+            "event_id": "late-1", "deployment_id": dep.id, "resource_kind": "llm_tokens",
+            "quantity": 2_000_000, "occurred_at": "2026-04-30T12:00:00Z"}]}).status_code == 200
+        assert admin.post(f"/api/v1/invoices/{april['id']}/transition", json={"to": "issued"}).status_code == 409
