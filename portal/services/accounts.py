@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy import text as sql
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..clock import utcnow
@@ -76,7 +77,11 @@ def create_tenant(slug: str, name: str, *, billing_name: str | None = None,
         billing_email=billing_email,
     )
     db.session.add(tenant)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # created at the same moment by another request: the index decides
+        db.session.rollback()
+        raise Conflict(f"tenant {slug!r} already exists", {"slug": "already exists"}) from None
     audit.record(actor, "tenant.create", "tenant", tenant.id, slug=slug)
     db.session.commit()
     return tenant
@@ -182,7 +187,11 @@ def create_user(email: str, role: str, password: str, tenant_slug: str | None = 
         raise Conflict(f"user {email} already exists", {"email": "already exists"})
     user = User(email=email, role=role, tenant=tenant, password_hash=hash_password(password))
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # created at the same moment by another request
+        db.session.rollback()
+        raise Conflict(f"user {email} already exists", {"email": "already exists"}) from None
     audit.record(actor, "user.create", "user", user.id, email=email, role=role)
     db.session.commit()
     return user

@@ -9,6 +9,7 @@ import re
 from typing import Any, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..billing.terms import BASE_UNITS, RESOURCE_KINDS, UNIT_FACTORS
 from ..clock import utcnow
@@ -132,7 +133,11 @@ def create_plan(actor: User | None, data: Mapping[str, Any]) -> Plan:
         raise Conflict(f"a plan {plan_code!r} exists already", {"code": "is taken"})
     plan = Plan(code=plan_code, name=name, description=description)
     db.session.add(plan)
-    version = _add_version(plan, 1, spec)
+    try:
+        version = _add_version(plan, 1, spec)
+    except IntegrityError:  # created at the same moment by another request
+        db.session.rollback()
+        raise Conflict(f"a plan {plan_code!r} exists already", {"code": "is taken"}) from None
     audit.record(actor, "plan.create", "plan", plan.id, code=plan_code,
                  version=_describe(version))
     db.session.commit()
@@ -235,7 +240,11 @@ def create_addon(actor: User | None, data: Mapping[str, Any]) -> Addon:
         raise Conflict(f"an addon {spec['code']!r} exists already", {"code": "is taken"})
     addon = Addon(**spec)
     db.session.add(addon)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # created at the same moment by another request
+        db.session.rollback()
+        raise Conflict(f"an addon {spec['code']!r} exists already", {"code": "is taken"}) from None
     audit.record(actor, "addon.create", "addon", addon.id, **spec)
     db.session.commit()
     return addon

@@ -67,9 +67,10 @@ def issue(invoice: Invoice) -> None:
     invoice.due_on = invoice.issued_on + timedelta(days=current_app.config["INVOICE_DUE_DAYS"])
     # Events in the order they happen: issued, then (when a credit balance settles it) paid.
     emit_invoice_event("invoice.issued", invoice)
-    from .payments import apply_credit_on_issue  # a credit balance pays what it can of it
+    from .payments import apply_credit_on_issue, settle_if_owed_nothing
 
-    apply_credit_on_issue(invoice)
+    apply_credit_on_issue(invoice)  # a credit balance pays what it can of it
+    settle_if_owed_nothing(invoice, invoice.issued_on)  # a month that costs nothing is paid
     # Emailed to the tenant once committed (the caller then calls ``mail.dispatch()``).
     mail.queue_invoice_issued(invoice)
 
@@ -108,6 +109,16 @@ def transition_invoice(user: User, invoice_id: int, data: Mapping[str, Any]) -> 
             f"invoice {locked.number} has payments, credit notes or credit applied against it; "
             "correct it with a credit note instead of voiding it",
             {"to": "an invoice with money against it cannot be voided"})
+    if to == ISSUED:
+        from .rollup import draft_is_current  # (rollup imports this module)
+
+        if not draft_is_current(locked):
+            period = locked.period_start.strftime("%Y-%m")
+            db.session.rollback()
+            raise Conflict(
+                f"this draft no longer bills what {period} now comes to (a subscription "
+                "changed or usage arrived since it was built); rebuild it with a forced "
+                f"rollup of {period}, then issue it", {"to": "the draft is out of date"})
     previous = locked.status
     payment = None
     if to == ISSUED:

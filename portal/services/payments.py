@@ -7,13 +7,13 @@ from datetime import date
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..billing.settlement import allocate, payment_error
 from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
-from ..models import CreditAllocation, Invoice, Payment, Tenant, User
+from ..models import CreditAllocation, CreditNote, Invoice, Payment, Tenant, User
 from ..models.invoices import ISSUED, PAID
 from ..models.payments import PAYMENT_METHODS
 from ..permissions import check
@@ -68,9 +68,13 @@ def apply_credit_balance(tenant: Tenant, invoices: list[Invoice], on: date) -> l
     """Apply the (locked) tenant's credit balance to the (locked) invoices, in the order given
     (oldest first), as allocations: never a change to their lines or tax."""
     dues = [(inv.id, inv.owed.amount_due_cents) for inv in invoices if inv.status == ISSUED]
+    if not dues:
+        return []
     by_id = {inv.id: inv for inv in invoices}
+    available = min(tenant.credit_balance_cents,
+                    balance_in_currency(tenant.id, by_id[dues[0][0]].currency))
     made = []
-    for invoice_id, cents in allocate(tenant.credit_balance_cents, dues):
+    for invoice_id, cents in allocate(available, dues):
         invoice = by_id[invoice_id]
         invoice.credit_applied_cents += cents
         tenant.credit_balance_cents -= cents
@@ -80,6 +84,20 @@ def apply_credit_balance(tenant: Tenant, invoices: list[Invoice], on: date) -> l
         made.append(allocation)
         settle_if_owed_nothing(invoice, on)
     return made
+
+
+def balance_in_currency(tenant_id: int, currency: str) -> int:
+    """The part of the tenant's credit balance that is in ``currency``: what its credit notes
+    in that currency put there, less what was applied to its invoices in that currency. The
+    balance is one figure; this keeps cents of one currency from paying another's."""
+    added = db.session.scalar(
+        select(func.coalesce(func.sum(CreditNote.to_balance_cents), 0))
+        .where(CreditNote.tenant_id == tenant_id, CreditNote.currency == currency))
+    applied = db.session.scalar(
+        select(func.coalesce(func.sum(CreditAllocation.amount_cents), 0))
+        .join(Invoice, Invoice.id == CreditAllocation.invoice_id)
+        .where(CreditAllocation.tenant_id == tenant_id, Invoice.currency == currency))
+    return max(0, int(added) - int(applied))
 
 
 def apply_credit_on_issue(invoice: Invoice) -> None:

@@ -259,6 +259,27 @@ def _write_invoice(tenant_id: int, slug: str, period_start, period_end, plan, fo
     return outcome, invoice.id, None
 
 
+def _line_key(line) -> tuple:
+    return (line.kind, line.deployment_id, line.resource_kind, line.description,
+            Decimal(line.qty), line.unit, line.unit_price_cents, line.amount_cents)
+
+
+def draft_is_current(invoice: Invoice) -> bool:
+    """Whether the draft still bills what the rollup would bill now: a change or end
+    backdated into its month, or usage metered into it late, leaves it stale until a forced
+    rollup rebuilds it. (Read on the caller's connection, after its lock on the invoice.)"""
+    terms, usage = billing_inputs(invoice.period_start, invoice.period_end,
+                                  tenant_id=invoice.tenant_id)
+    try:
+        plan = plan_invoice(invoice.period_start, invoice.period_end,
+                            terms.get(invoice.tenant_id, []), usage, tax_rule())
+    except BillingError:
+        return False
+    stored = sorted(invoice.lines, key=lambda line: line.position)
+    return ([_line_key(line) for line in stored] == [_line_key(line) for line in plan.lines]
+            and plan.currency == invoice.currency)
+
+
 def usage_as_billed(deployment: Deployment, period_start: date, period_end: date) -> dict:
     """A deployment's usage for a month as the rollup reads it: within the billed days of each
     subscription billing in the month (counters summed, gauges at their peak). Without such a

@@ -8,6 +8,7 @@ invites only into its own tenant and only tenant roles: naming another tenant is
 import secrets
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
 from ..errors import Conflict, Forbidden, NotFound
@@ -76,7 +77,11 @@ def invite(actor: User, data) -> User:
     user = User(email=email, role=role, tenant=tenant, invited_at=utcnow(),
                 password_hash=UNUSABLE_PASSWORD + secrets.token_hex(8))
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # invited at the same moment by another request
+        db.session.rollback()
+        raise Conflict(f"user {email} already exists", {"email": "already exists"}) from None
     token = passwords.issue_link(user, LINK_INVITE)
     passwords.queue_link_email(user, LINK_INVITE, token, inviter=actor)
     audit.record(actor, "user.invite", "user", user.id, email=email, role=role,

@@ -47,7 +47,13 @@ def _url(value: Any) -> str:
         raise FieldError("must be an http or https URL of at most 2048 characters")
     if any(ord(c) < 33 or ord(c) == 127 for c in value):
         raise FieldError("must not contain spaces or control characters")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a port that is no number in range)
+        httpx.URL(value).host  # noqa: B018  (the client's own parse: IDNA host, port)
+        (parts.hostname or "").encode("idna")  # what the resolver is asked: labels ≤ 63
+    except (ValueError, httpx.InvalidURL):  # UnicodeError (a bad IDNA label) is a ValueError
+        raise FieldError("must be an http or https URL a request can be sent to") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FieldError("must be an http or https URL")
     return value
@@ -228,7 +234,9 @@ def _post(webhook: Webhook, event: WebhookEvent) -> tuple[int | None, str | None
     try:
         response = httpx.post(webhook.url, content=body, headers=headers, follow_redirects=False,
                               timeout=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        # An unusable URL (InvalidURL, a bad IDNA label) is a failed attempt like any other,
+        # never an exception that leaves the delivery leased and its endpoint stuck.
         return None, f"{type(exc).__name__}: {exc}"[:500], _ms(started)
     if 200 <= response.status_code < 300:
         return response.status_code, None, _ms(started)
