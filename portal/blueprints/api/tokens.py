@@ -1,9 +1,9 @@
 """The caller's own API tokens. The secret is in the creation's answer and nowhere else."""
-from flask import request, url_for
+from flask import request
 
 from ...auth import current_actor, requires
 from ...services import tokens
-from ...services.paging import page_of, parse_page
+from ...services.paging import next_page_path, page_of, parse_page
 from . import api_bp, json_body, serializers
 
 
@@ -13,8 +13,7 @@ def list_tokens():
     rows, next_page = page_of(tokens.tokens_of(current_actor()), *parse_page(request.args))
     return {
         "tokens": [serializers.api_token(t) for t in rows],
-        "next": url_for(".list_tokens", **{**request.args.to_dict(), "page": next_page})
-        if next_page else None,
+        "next": next_page_path(".list_tokens", next_page),
     }
 
 
