@@ -346,14 +346,62 @@ def quote_http(bench: Bench) -> dict:
             "lower_is_better": True}
 
 
+def invoices_deep_http(bench: Bench) -> dict:
+    """p95 of ``GET /api/v1/invoices`` 95,000 rows deep by cursor vs p95 of its first page, at
+    100,000 invoices (the tenants' months back from 2025, one INSERT … SELECT, not timed)."""
+    total, per_page = 100_000, 50
+    with bench.app.app_context():
+        if not db.session.scalar(text("SELECT count(*) FROM invoices")):
+            tenants = db.session.scalar(text("SELECT count(*) FROM tenants"))
+            db.session.execute(text("""
+                WITH t AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM tenants)
+                INSERT INTO invoices (number, tenant_id, period_start, period_end, currency,
+                    subtotal_cents, tax_cents, total_cents, status, issued_on, due_on, created_at,
+                    built_at, amount_paid_cents, amount_credited_cents, credit_applied_cents)
+                SELECT 'BENCH-' || n, t.id, make_date(2025, 1, 1) - make_interval(months => n / :tenants),
+                       make_date(2025, 2, 1) - make_interval(months => n / :tenants), 'AUD', 10000,
+                       1000, 11000, 'issued', make_date(2025, 2, 2) - make_interval(months => n / :tenants),
+                       make_date(2025, 2, 16) - make_interval(months => n / :tenants), now(), now(), 0, 0, 0
+                FROM generate_series(0, :total - 1) AS n JOIN t ON t.k = n % :tenants
+                """), {"total": total, "tenants": tenants})
+            db.session.commit()
+            db.session.execute(text("ANALYZE invoices"))
+            db.session.commit()
+        deep = db.session.execute(text(
+            "SELECT period_start, id FROM invoices ORDER BY period_start DESC, id DESC "
+            "OFFSET :depth LIMIT 1"), {"depth": total - 5_000 - 1}).one()
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {bench.token}"}
+    n = bench.args.requests
+
+    def p95(path: str) -> float:
+        for _ in range(20):
+            bench.server.request("GET", path, None, headers)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            status, answer = bench.server.request("GET", path, None, headers)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert status == 200, (status, answer[:200])
+        return statistics.quantiles(times, n=20)[-1]
+
+    first = f"/api/v1/invoices?per_page={per_page}"
+    deep_path = f"{first}&cursor=o.{deep.period_start.isoformat()}.{deep.id}"
+    value, runs = median_of(bench.args.repeat, lambda: p95(deep_path))
+    limit, limit_runs = median_of(bench.args.repeat, lambda: p95(first))
+    return {"unit": "ms p95", "value": value, "limit": limit, "goal": 1.5, "runs": runs,
+            "limit_runs": limit_runs, "limit_is": "the first page's p95", "lower_is_better": True}
+
+
 # Another measurement (the rollup, a list page) is one more entry: a function of the Bench
 # returning {unit, value, limit, goal, ...}; "lower_is_better" where a time is measured.
 MEASUREMENTS = {
     "ingest_inprocess": ingest_inprocess,
     "ingest_http": ingest_http,
     "quote_http": quote_http,
+    "invoices_deep_http": invoices_deep_http,
 }
-NEEDS_SERVER = {"ingest_http", "quote_http"}
+NEEDS_SERVER = {"ingest_http", "quote_http", "invoices_deep_http"}
 
 
 def verdict(m: dict) -> tuple[float, bool]:

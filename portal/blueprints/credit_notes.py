@@ -4,8 +4,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from ..auth import current_actor, requires
 from ..errors import Conflict, ValidationError
 from ..htmx import render_page_or_fragment
-from ..services import accounts, credit_notes, documents
-from ..services.paging import parse_page
+from ..services import credit_notes, documents
+from ..services.paging import KeysetPage, pager_links, parse_keyset_args
 
 bp = Blueprint("credit_notes", __name__, url_prefix="/credit-notes")
 
@@ -15,19 +15,17 @@ bp = Blueprint("credit_notes", __name__, url_prefix="/credit-notes")
 def index():
     user = current_actor()
     filters = {"invoice": request.args.get("invoice") or None}
-    if user.is_platform_admin:
-        filters["tenant_slug"] = request.args.get("tenant") or None
-    errors, rows, more, page = {}, [], False, 1
+    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
+        filters["tenant_search"] = request.args.get("tenant") or None
+    errors, found = {}, KeysetPage([], None, None)
     try:
-        page, per_page = parse_page(request.args)
-        rows, next_page = credit_notes.list_credit_notes(user, page=page, per_page=per_page, **filters)
-        more = next_page is not None
+        cursor, page, per_page = parse_keyset_args(request.args, credit_notes.CREDIT_NOTE_ORDER)
+        found = credit_notes.list_credit_notes(user, cursor, page, per_page, **filters)
     except ValidationError as exc:
         errors = exc.fields
     return render_page_or_fragment(
         "credit_notes/index.html", "credit_notes/_rows.html", status=422 if errors else 200,
-        notes=rows, more=more, page_number=page, errors=errors, filters=filters,
-        tenants=accounts.list_tenants() if user.is_platform_admin else [])
+        notes=found.rows, errors=errors, filters=filters, **pager_links("credit_notes.index", found))
 
 
 @bp.get("/<int:credit_note_id>")

@@ -10,10 +10,10 @@ from ..htmx import hx_status, is_htmx, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..models.payments import PAYMENT_METHODS
 from ..queue import describe, fetch
-from ..services import accounts, credit_notes, documents, invoices, mail, payments
+from ..services import credit_notes, documents, invoices, mail, payments
 from ..templating import money
 from ..services import rollup as rollups
-from ..services.paging import parse_page
+from ..services.paging import KeysetPage, pager_links, parse_keyset_args
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
@@ -27,20 +27,18 @@ def index():
     filters = {"period": request.args.get("period") or None,
                "status": request.args.get("status") or None,
                "overdue": request.args.get("overdue") or None}
-    if user.is_platform_admin:
-        filters["tenant_slug"] = request.args.get("tenant") or None
-    errors, rows, more, page = {}, [], False, 1
+    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
+        filters["tenant_search"] = request.args.get("tenant") or None
+    errors, found = {}, KeysetPage([], None, None)
     try:
-        page, per_page = parse_page(request.args)
-        rows, next_page = invoices.list_invoices(user, page=page, per_page=per_page, **filters)
-        more = next_page is not None
+        cursor, page, per_page = parse_keyset_args(request.args, invoices.INVOICE_ORDER)
+        found = invoices.list_invoices(user, cursor, page, per_page, **filters)
     except ValidationError as exc:
         errors = exc.fields
     return render_page_or_fragment(
         "invoices/index.html", "invoices/_rows.html", status=422 if errors else 200,
-        invoices=rows, more=more, page_number=page, errors=errors, filters=filters,
+        invoices=found.rows, errors=errors, filters=filters, **pager_links("invoices.index", found),
         states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
-        tenants=accounts.list_tenants() if user.is_platform_admin else [],
         default_period=last_month(), today=today())
 
 

@@ -64,6 +64,9 @@ class Invoice(db.Model):
             sqlite_where=text("status <> 'void'"),
         ),
         Index("ix_invoices_period_status", "period_start", "status"),
+        # The lists' keyset order (period_start desc, id desc), all tenants and one tenant.
+        Index("ix_invoices_period_id", "period_start", "id"),
+        Index("ix_invoices_tenant_period_id", "tenant_id", "period_start", "id"),
         CheckConstraint(
             "amount_paid_cents >= 0 AND amount_credited_cents >= 0 AND credit_applied_cents >= 0",
             name="settlement_not_negative",

@@ -1,7 +1,7 @@
 """Money against invoices: payments, credit notes (adjustment notes) and credit applied."""
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -47,6 +47,7 @@ class CreditNote(db.Model):
             name="split_adds_up",
         ),
         CheckConstraint("refunded_on IS NULL OR refund_cents > 0", name="refunded_only_if_owed"),
+        Index("ix_credit_notes_tenant_id_id", "tenant_id", "id"),  # one tenant's list, by cursor
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,8 +20,8 @@ from ..models import CreditNote, CreditNoteLine, Invoice, Tenant, User
 from ..models.invoices import ISSUED, PAID, Counter
 from ..permissions import check
 from . import audit, mail, webhooks
-from .invoices import get_invoice, request_pdf
-from .paging import PER_PAGE, page_of
+from .invoices import get_invoice, request_pdf, tenant_match
+from .paging import PER_PAGE, Keyset, keyset_page
 from .payments import (
     apply_credit_balance,
     lock_invoice,
@@ -234,14 +234,22 @@ def get_credit_note(user: User, credit_note_id: int) -> CreditNote:
     return get_visible(CreditNote, credit_note_id, user, what="credit note")
 
 
-def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str | None = None):
-    query = (select(CreditNote).join(Tenant, CreditNote.tenant_id == Tenant.id)
+# Newest first by id (numbers are issued in id order): the primary key, or
+# ix_credit_notes_tenant_id_id for one tenant, serves every page.
+CREDIT_NOTE_ORDER = Keyset(((CreditNote.id, int),))
+
+
+def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str | None = None,
+                      tenant_search: str | None = None):
+    query = (select(CreditNote)
              .options(selectinload(CreditNote.lines), selectinload(CreditNote.tenant),
                       selectinload(CreditNote.invoice))
              .order_by(CreditNote.id.desc()))
     query = scoped(query, user, CreditNote.tenant_id)
     if tenant_slug:
-        query = query.where(Tenant.slug == tenant_slug)
+        query = query.where(CreditNote.tenant_id.in_(select(Tenant.id).where(Tenant.slug == tenant_slug)))
+    if tenant_search and tenant_search.strip():
+        query = query.where(tenant_match(tenant_search, CreditNote.tenant_id))
     if invoice:
         if not invoice.isdigit() or len(invoice) > 10 or int(invoice) > 2**31 - 1:
             raise ValidationError({"invoice": "must be an invoice id"})
@@ -249,8 +257,10 @@ def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str |
     return query
 
 
-def list_credit_notes(user: User, page: int = 1, per_page: int = PER_PAGE, **filters):
-    return page_of(credit_note_query(user, **filters), page, per_page)
+def list_credit_notes(user: User, cursor=None, page: int | None = None, per_page: int = PER_PAGE,
+                      **filters):
+    """A page of credit notes (a KeysetPage: rows and the older/newer cursors)."""
+    return keyset_page(credit_note_query(user, **filters), CREDIT_NOTE_ORDER, cursor, page, per_page)
 
 
 def for_invoice(invoice: Invoice) -> list[CreditNote]:

@@ -37,7 +37,9 @@ def text(value) -> str:
 
 def _issued_invoices(user: User, period: str):
     """The month's invoices that were issued (a draft is no document of account yet)."""
-    query = invoice_service.invoice_query(user, period=period).where(Invoice.number.is_not(None))
+    query = (invoice_service.invoice_query(user, period=period).where(Invoice.number.is_not(None))
+             .join(Tenant, Invoice.tenant_id == Tenant.id)  # a spreadsheet reads best by tenant
+             .order_by(None).order_by(Invoice.period_start.desc(), Tenant.slug, Invoice.id.desc()))
     return db.session.scalars(query.options(selectinload(Invoice.tenant)))
 
 

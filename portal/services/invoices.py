@@ -18,7 +18,7 @@ from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
 from . import audit, mail, webhooks
-from .paging import PER_PAGE, page_of
+from .paging import PER_PAGE, Keyset, keyset_page
 from .scoping import get_visible, scoped
 from .validation import FieldError, month
 
@@ -175,20 +175,44 @@ def overdue_clause(on: date):
     return and_(Invoice.status == ISSUED, Invoice.due_on < on, owes > 0)
 
 
+# Lists of invoices are newest period first and, within a period, newest first: a stable
+# order with a unique last key, read from ix_invoices_period_id / ix_invoices_tenant_period_id.
+INVOICE_ORDER = Keyset(((Invoice.period_start, date), (Invoice.id, int)))
+MAX_TENANT_SEARCH = 64
+
+
+def tenant_match(search: str, tenant_id_column):
+    """The tenant search box: the tenant with exactly that slug, or else every tenant whose
+    slug starts with it. A clause on ``tenant_id_column``; no tenant is loaded."""
+    search = search.strip().lower()
+    if len(search) > MAX_TENANT_SEARCH:
+        raise ValidationError({"tenant": f"must be at most {MAX_TENANT_SEARCH} characters"})
+    exact = db.session.scalar(select(Tenant.id).where(Tenant.slug == search))
+    if exact is not None:
+        return tenant_id_column == exact
+    return tenant_id_column.in_(
+        select(Tenant.id).where(Tenant.slug.startswith(search, autoescape=True)))
+
+
 def invoice_query(user: User, tenant_slug: str | None = None, period: str | None = None,
-                  status: str | None = None, overdue: str | None = None):
+                  status: str | None = None, overdue: str | None = None,
+                  tenant_search: str | None = None):
     query = (
         select(Invoice)
-        .join(Tenant, Invoice.tenant_id == Tenant.id)
         .options(selectinload(Invoice.tenant))
-        .order_by(Invoice.period_start.desc(), Tenant.slug, Invoice.id.desc())
+        .order_by(Invoice.period_start.desc(), Invoice.id.desc())
     )
     query = scoped(query, user, Invoice.tenant_id)
     if not user.is_platform_admin:
         query = query.where(Invoice.status.in_(TENANT_VISIBLE), Invoice.number.is_not(None))
     errors = {}
     if tenant_slug:
-        query = query.where(Tenant.slug == tenant_slug)
+        query = query.where(Invoice.tenant_id.in_(select(Tenant.id).where(Tenant.slug == tenant_slug)))
+    if tenant_search and tenant_search.strip():
+        try:
+            query = query.where(tenant_match(tenant_search, Invoice.tenant_id))
+        except ValidationError as exc:
+            errors.update(exc.fields)
     if period:
         try:
             start, _ = parse_period(period)
@@ -209,9 +233,10 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
     return query
 
 
-def list_invoices(user: User, page: int = 1, per_page: int = PER_PAGE, **filters):
-    """A page of invoices and the next page's number (None on the last)."""
-    return page_of(invoice_query(user, **filters), page, per_page)
+def list_invoices(user: User, cursor=None, page: int | None = None, per_page: int = PER_PAGE,
+                  **filters):
+    """A page of invoices (a KeysetPage: rows and the older/newer cursors)."""
+    return keyset_page(invoice_query(user, **filters), INVOICE_ORDER, cursor, page, per_page)
 
 
 def grouped_lines(invoice: Invoice):

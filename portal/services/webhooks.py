@@ -108,11 +108,15 @@ def delete_webhook(actor: User | None, webhook_id: int) -> None:
     db.session.commit()
 
 
-def deliveries(webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
+def deliveries_query(webhook_id: int):
+    """A webhook's deliveries, newest event first (404 for a deleted or unknown webhook)."""
     get_webhook(webhook_id)
-    return list(db.session.scalars(
-        select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
-        .order_by(WebhookDelivery.event_id.desc()).limit(limit)))
+    return (select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(WebhookDelivery.event_id.desc(), WebhookDelivery.id.desc()))
+
+
+def deliveries(webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
+    return list(db.session.scalars(deliveries_query(webhook_id).limit(limit)))
 
 
 def redeliver(actor: User | None, webhook_id: int, delivery_id: int) -> WebhookDelivery:

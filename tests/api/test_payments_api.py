@@ -337,7 +337,10 @@ def test_credit_note_lists_filters_and_pdf(admin, acme, march):
         "tenant_id"] == globex.id
     assert admin.get("/api/v1/credit-notes?invoice=abc").status_code == 422
     page = admin.get("/api/v1/credit-notes?per_page=1").get_json()
-    assert (len(page["credit_notes"]), page["next"]) == (1, "/api/v1/credit-notes?per_page=1&page=2")
+    assert len(page["credit_notes"]) == 1 and page["next"].startswith("/api/v1/credit-notes?per_page=1&cursor=")
+    rest = admin.get(page["next"]).get_json()
+    assert len(rest["credit_notes"]) == 1 and rest["next"] is None
+    assert rest["credit_notes"][0]["id"] < page["credit_notes"][0]["id"]
     assert admin.get(f"/api/v1/credit-notes/{mine['id']}").get_json() == mine
     r = admin.get(f"/api/v1/credit-notes/{mine['id']}/pdf")
     assert r.status_code == 200 and r.headers["Content-Disposition"] == 'attachment; filename="CN-000001.pdf"'
@@ -420,7 +423,7 @@ def test_an_issued_invoice_keeps_the_tax_name_and_rate_it_was_issued_with(app, a
     assert r.get_json()["tax_cents"] == 75
     browser.login("admin@example.com")
     html = browser.get(f"/invoices/{march['id']}").get_data(as_text=True)
-    assert "<th>GST 10%</th>" in html and "VAT" not in html
+    assert "<th>GST</th>" in html and "VAT" not in html
 
 
 HUGE = 10**30

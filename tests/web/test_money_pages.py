@@ -22,8 +22,8 @@ def world(catalog, database):
         rollup.roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
         rows, _ = invoices.list_invoices(admin)
         ids = {i.tenant.slug: i.id for i in rows}
-        for invoice_id in ids.values():
-            invoices.transition_invoice(admin, invoice_id, {"to": "issued"})
+        for slug in sorted(ids):  # acme's is ARC-000001 (the list is newest first, not by slug)
+            invoices.transition_invoice(admin, ids[slug], {"to": "issued"})
     lines = {slug: {l.kind: l.id for l in invoices.get_invoice(admin, i).lines} for slug, i in ids.items()}
     return {"acme": acme, "globex": globex, "admin": admin, "ids": ids, "lines": lines}
 

@@ -79,13 +79,6 @@ def release_unanswered_claim(_exc):
         idempotency.release(claim)
 
 
-def next_link(next_page: int | None) -> str | None:
-    """The contract's ``next``: the path and query of the next page (``/api/v1/x?page=3``)."""
-    if next_page is None:
-        return None
-    return url_for(request.endpoint, **(request.view_args or {}),
-                   **{**request.args.to_dict(), "page": next_page})
-
 
 def json_body() -> dict:
     """The request body as a JSON object; anything else is the contract's one 400. A string

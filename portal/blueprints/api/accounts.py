@@ -8,9 +8,9 @@ from ...errors import NotFound, ValidationError
 from ...extensions import db
 from ...models import Tenant
 from ...services import accounts, users
-from ...services.paging import page_of, parse_page
+from ...services.paging import next_page_path, page_of, parse_page
 from ...services.validation import MAX_ID, Fields
-from . import api_bp, json_body, next_link, serializers
+from . import api_bp, json_body, serializers
 
 TENANT_FIELDS = {"slug", "name", "billing_name", "billing_address", "billing_email", "abn"}
 
@@ -19,7 +19,7 @@ TENANT_FIELDS = {"slug", "name", "billing_name", "billing_address", "billing_ema
 @requires("tenants.manage")
 def list_tenants():
     rows, next_page = page_of(select(Tenant).order_by(Tenant.slug), *parse_page(request.args))
-    return {"tenants": [serializers.tenant(t) for t in rows], "next": next_link(next_page)}
+    return {"tenants": [serializers.tenant(t) for t in rows], "next": next_page_path(".list_tenants", next_page)}
 
 
 @api_bp.post("/tenants")
@@ -69,7 +69,7 @@ def update_tenant(tenant_id):
 def list_users():
     query = users.users_query(current_actor(), (request.args.get("tenant") or "").strip() or None)
     rows, next_page = page_of(query, *parse_page(request.args))
-    return {"users": [serializers.user(u) for u in rows], "next": next_link(next_page)}
+    return {"users": [serializers.user(u) for u in rows], "next": next_page_path(".list_users", next_page)}
 
 
 @api_bp.post("/users")

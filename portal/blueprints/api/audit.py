@@ -1,8 +1,9 @@
 """The audit log for platform admins: newest first, filtered, keyset-paged."""
-from flask import request, url_for
+from flask import request
 
 from ...auth import requires
 from ...services import audit
+from ...services.paging import next_path
 from . import api_bp, serializers
 
 
@@ -14,6 +15,5 @@ def audit_log():
     rows, next_before = audit.page_of_entries(filters, before, per_page)
     return {
         "audit": [serializers.audit_entry(e) for e in rows],
-        "next": url_for(".audit_log", **{**request.args.to_dict(), "before": next_before})
-        if next_before else None,
+        "next": next_path(".audit_log", before=next_before) if next_before else None,
     }

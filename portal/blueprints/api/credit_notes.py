@@ -3,8 +3,8 @@ from flask import Response, request
 
 from ...auth import current_actor, requires
 from ...services import credit_notes, documents
-from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, next_link, serializers
+from ...services.paging import next_path, parse_keyset_args
+from . import api_bp, json_body, serializers
 
 
 @api_bp.post("/invoices/<int:invoice_id>/credit-notes")
@@ -21,9 +21,11 @@ def list_credit_notes():
     filters = {"invoice": request.args.get("invoice")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    rows, next_page = page_of(credit_notes.credit_note_query(user, **filters),
-                              *parse_page(request.args))
-    return {"credit_notes": [serializers.credit_note(n) for n in rows], "next": next_link(next_page)}
+    cursor, page, per_page = parse_keyset_args(request.args, credit_notes.CREDIT_NOTE_ORDER)
+    found = credit_notes.list_credit_notes(user, cursor, page, per_page, **filters)
+    return {"credit_notes": [serializers.credit_note(n) for n in found.rows],
+            "next": next_path(".list_credit_notes", cursor=found.older, page=None)
+            if found.older else None}
 
 
 @api_bp.get("/credit-notes/<int:credit_note_id>")

@@ -2,8 +2,8 @@ from flask import request
 
 from ...auth import current_actor, requires
 from ...services import deployments, invoices, rollup, subscriptions, usage
-from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, next_link, serializers
+from ...services.paging import next_page_path, page_of, parse_page
+from . import api_bp, json_body, serializers
 
 
 @api_bp.get("/deployments")
@@ -11,7 +11,7 @@ from . import api_bp, json_body, next_link, serializers
 def list_deployments():
     query = deployments.deployments_query(current_actor(), tenant_slug=request.args.get("tenant"))
     rows, next_page = page_of(query, *parse_page(request.args))
-    return {"deployments": [serializers.deployment(d) for d in rows], "next": next_link(next_page)}
+    return {"deployments": [serializers.deployment(d) for d in rows], "next": next_page_path(".list_deployments", next_page)}
 
 
 @api_bp.post("/deployments")

@@ -5,8 +5,8 @@ from ...errors import NotFound, ValidationError
 from ...queue import describe, fetch
 from ...services import documents, invoices
 from ...services import rollup as rollups
-from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, next_link, serializers
+from ...services.paging import next_path, parse_keyset_args
+from . import api_bp, json_body, serializers
 
 
 @api_bp.get("/invoices")
@@ -16,8 +16,10 @@ def list_invoices():
     filters = {k: request.args.get(k) for k in ("period", "status", "overdue")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    rows, next_page = page_of(invoices.invoice_query(user, **filters), *parse_page(request.args))
-    return {"invoices": [serializers.invoice(i) for i in rows], "next": next_link(next_page)}
+    cursor, page, per_page = parse_keyset_args(request.args, invoices.INVOICE_ORDER)
+    found = invoices.list_invoices(user, cursor, page, per_page, **filters)
+    return {"invoices": [serializers.invoice(i) for i in found.rows],
+            "next": next_path(".list_invoices", cursor=found.older, page=None) if found.older else None}
 
 
 @api_bp.get("/invoices/<int:invoice_id>")

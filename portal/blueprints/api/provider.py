@@ -3,9 +3,9 @@ from flask import request
 from ...auth import current_actor, requires
 from ...errors import NotFound, ValidationError
 from ...services import invoices, provider
-from ...services.paging import page_of, parse_page
+from ...services.paging import next_page_path, page_of, parse_page
 from ...services.provider_sync import provider_name
-from . import api_bp, next_link, serializers
+from . import api_bp, serializers
 
 
 @api_bp.get("/inventory")
@@ -13,7 +13,7 @@ from . import api_bp, next_link, serializers
 def inventory():
     rows, next_page = page_of(provider.inventory_query(), *parse_page(request.args))
     return {"resources": [serializers.resource(r) for r in rows],
-            "provider": provider_name(), "next": next_link(next_page)}
+            "provider": provider_name(), "next": next_page_path(".inventory", next_page)}
 
 
 @api_bp.get("/billing/balance")
@@ -43,7 +43,7 @@ def drift():
     if status is not None and status not in DRIFT_FILTERS:
         raise ValidationError({"status": f"must be one of {', '.join(DRIFT_FILTERS)}"})
     rows, next_page = page_of(provider.drift_query(status), *parse_page(request.args))
-    return {"drift": [serializers.drift(d) for d in rows], "next": next_link(next_page)}
+    return {"drift": [serializers.drift(d) for d in rows], "next": next_page_path(".drift", next_page)}
 
 
 @api_bp.post("/drift/<int:drift_id>/accept")

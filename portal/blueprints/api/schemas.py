@@ -387,7 +387,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Invoices the caller may see (tenants: never drafts)", "invoices",
         {200: listing("invoices", ref("Invoice"))},
         query=(Param("tenant", STR, "admins: a tenant's slug"), PERIOD,
-               Param("status", STR), *PAGING)),
+               Param("status", STR), Param("overdue", {"enum": ["true", "false"]}),
+               Param("cursor", STR, "where the page starts: from a previous answer's next"),
+               *PAGING)),
     ("GET", f"{V1}/invoices/<int:invoice_id>"): op(
         "One invoice with its lines", "invoices", {200: ref("Invoice")}, errors=(404,)),
     ("GET", f"{V1}/invoices/<int:invoice_id>/pdf"): op(
@@ -419,7 +421,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Credit notes the caller may see", "credit notes",
         {200: listing("credit_notes", ref("CreditNote"))},
         query=(Param("tenant", STR, "admins: a tenant's slug"),
-               Param("invoice", STR, "an invoice's id"), *PAGING)),
+               Param("invoice", STR, "an invoice's id"),
+               Param("cursor", STR, "where the page starts: from a previous answer's next"),
+               *PAGING)),
     ("GET", f"{V1}/credit-notes/<int:credit_note_id>"): op(
         "One credit note", "credit notes", {200: ref("CreditNote")}, errors=(404,)),
     ("GET", f"{V1}/credit-notes/<int:credit_note_id>/pdf"): op(

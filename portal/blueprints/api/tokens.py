@@ -3,8 +3,8 @@ from flask import request
 
 from ...auth import current_actor, requires
 from ...services import tokens
-from ...services.paging import page_of, parse_page
-from . import api_bp, json_body, next_link, serializers
+from ...services.paging import next_page_path, page_of, parse_page
+from . import api_bp, json_body, serializers
 
 
 @api_bp.get("/tokens")
@@ -13,7 +13,7 @@ def list_tokens():
     rows, next_page = page_of(tokens.tokens_of(current_actor()), *parse_page(request.args))
     return {
         "tokens": [serializers.api_token(t) for t in rows],
-        "next": next_link(next_page),
+        "next": next_page_path(".list_tokens", next_page),
     }
 
 

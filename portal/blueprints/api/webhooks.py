@@ -1,5 +1,8 @@
+from flask import request
+
 from ...auth import current_actor, requires
 from ...services import webhooks
+from ...services.paging import next_page_path, page_of, parse_page
 from . import api_bp, json_body, serializers
 
 
@@ -26,8 +29,9 @@ def delete_webhook(webhook_id):
 @api_bp.get("/webhooks/<int:webhook_id>/deliveries")
 @requires("webhooks.manage")
 def list_deliveries(webhook_id):
-    return {"deliveries": [serializers.webhook_delivery(d) for d in webhooks.deliveries(webhook_id)],
-            "next": None}
+    rows, next_page = page_of(webhooks.deliveries_query(webhook_id), *parse_page(request.args))
+    return {"deliveries": [serializers.webhook_delivery(d) for d in rows],
+            "next": next_page_path(".list_deliveries", next_page)}
 
 
 @api_bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
