@@ -1,5 +1,5 @@
 """The JSON API: bearer tokens, JSON in and out, the contract's error shape."""
-from flask import Blueprint, current_app, g, request, url_for
+from flask import Blueprint, current_app, g, request
 
 from ...errors import BadRequest, Unauthorized, ValidationError
 from ...inputs import check_json, check_query_and_form
