@@ -423,7 +423,7 @@ def test_an_issued_invoice_keeps_the_tax_name_and_rate_it_was_issued_with(app, a
     assert r.get_json()["tax_cents"] == 75
     browser.login("admin@example.com")
     html = browser.get(f"/invoices/{march['id']}").get_data(as_text=True)
-    assert "<th>GST</th>" in html and "VAT" not in html
+    assert "<th>GST 10%</th>" in html and "VAT" not in html
 
 
 HUGE = 10**30
