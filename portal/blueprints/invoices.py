@@ -81,7 +81,10 @@ def _detail(invoice, error: str | None = None) -> dict:
     return {
         "invoice": invoice,
         "groups": invoices.grouped_lines(invoice),
-        "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]],
+        # Money against it: the way back is a credit note, so Void is not offered.
+        "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]
+                    if not (to == "void" and (invoice.amount_paid_cents or invoice.amount_credited_cents
+                                              or invoice.credit_applied_cents))],
         "error": error,
         # Admins see every email about the invoice: to, subject, status, when, why not.
         "messages": mail.messages_for_invoice(invoice.id) if admin else None,

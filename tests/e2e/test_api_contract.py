@@ -183,7 +183,7 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
     note = call(admin, "POST", f"{V1}/invoices/<int:invoice_id>/credit-notes", f"{owed}/credit-notes",
                 201, json={"reason": "contract", "lines": [{"line_id": line["id"], "amount_cents": 100}]}).json()
     listed = call(tenant, "GET", f"{V1}/credit-notes", f"{V1}/credit-notes?per_page=1", 200).json()
-    assert listed["next"] in (None, f"{V1}/credit-notes?per_page=1&page=2")
+    assert listed["next"] is None or listed["next"].startswith(f"{V1}/credit-notes?per_page=1&cursor=")
     cn = f"{V1}/credit-notes/{note['id']}"
     call(tenant, "GET", f"{V1}/credit-notes/<int:credit_note_id>", cn, 200)
     assert call(admin, "GET", f"{V1}/credit-notes/<int:credit_note_id>/pdf", f"{cn}/pdf",

@@ -106,3 +106,16 @@ def test_detail_shows_the_period_as_calendar_days(browser, world):
     browser.login("admin@example.com")
     html = browser.get(f"/invoices/{world['ids'][('acme', 4)]}").get_data(as_text=True)
     assert "<dd>1 April 2026 – 30 April 2026</dd>" in html
+
+
+def test_void_is_not_offered_once_money_is_against_an_invoice(browser, world, api_as):
+    from tests.factories import make_user
+
+    invoice_id = world["ids"][("acme", 3)]  # issued
+    browser.login("admin@example.com")
+    assert ">Void</button>" in browser.get(f"/invoices/{invoice_id}").get_data(as_text=True)
+    r = api_as(make_user()).post(f"/api/v1/invoices/{invoice_id}/payments", json={
+        "amount_cents": 100, "paid_on": "2026-04-02", "method": "card"})
+    assert r.status_code == 201, r.get_json()
+    html = browser.get(f"/invoices/{invoice_id}").get_data(as_text=True)
+    assert ">Void</button>" not in html and "Mark paid" in html
