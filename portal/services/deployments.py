@@ -202,6 +202,11 @@ def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscr
     if ended:
         raise Conflict(f"starts_on overlaps subscription {ended[-1].id}, billed through "
                        f"{ended[-1].ends_on.isoformat()}", {"starts_on": "overlaps an earlier subscription"})
+    # Backdated into a month already issued, its days there would never be billed (the month's
+    # rollup skips an invoiced tenant): refused, as a backdated change or end is.
+    from .subscriptions import refuse_invoiced
+
+    refuse_invoiced(deployment.tenant_id, starts_on, "starts_on", lock=True)
     sub = Subscription(deployment=deployment, plan_version=version, starts_on=starts_on)
     db.session.add(sub)
     for addon in addons:

@@ -122,7 +122,7 @@ def _check_end(running: Subscription, ends_on: date) -> None:
                                           f"({running.starts_on.isoformat()})"})
 
 
-def _refuse_invoiced(tenant_id: int, first_changed_day: date, field: str, lock: bool) -> None:
+def refuse_invoiced(tenant_id: int, first_changed_day: date, field: str, lock: bool) -> None:
     """409 when an issued or paid invoice of the tenant covers ``first_changed_day`` or later.
 
     With ``lock`` the tenant's live invoices from that day on are locked, so an issue that
@@ -138,7 +138,7 @@ def _refuse_invoiced(tenant_id: int, first_changed_day: date, field: str, lock: 
         if invoice.status in (ISSUED, PAID):
             raise Conflict(
                 f"{invoice.period_start:%Y-%m} is already invoiced ({invoice.number}, "
-                f"{invoice.status}); a change cannot reach back into it: correct an issued "
+                f"{invoice.status}); nothing can be billed back into it: correct an issued "
                 "invoice with a credit note",
                 {field: f"falls in {invoice.period_start:%Y-%m}, which is {invoice.status}"},
             )
@@ -152,7 +152,7 @@ def change_subscription(user: User, deployment_id: int, data: Mapping[str, Any])
     deployment = _lock_deployment(deployment)
     running = _running(deployment, lock=True)
     _check_change(running, req)
-    _refuse_invoiced(deployment.tenant_id, req.effective_on, "effective_on", lock=True)
+    refuse_invoiced(deployment.tenant_id, req.effective_on, "effective_on", lock=True)
 
     running.ends_on = req.effective_on - timedelta(days=1)
     db.session.flush()  # the open-subscription index: the old one closes before the new opens
@@ -184,7 +184,7 @@ def end_subscription(user: User, deployment_id: int, data: Mapping[str, Any]) ->
     deployment = _lock_deployment(deployment)
     running = _running(deployment, lock=True)
     _check_end(running, ends_on)
-    _refuse_invoiced(deployment.tenant_id, ends_on + timedelta(days=1), "ends_on", lock=True)
+    refuse_invoiced(deployment.tenant_id, ends_on + timedelta(days=1), "ends_on", lock=True)
     running.ends_on = ends_on
     audit.record(user, "subscription.end", "deployment", deployment.id,
                  subscription=running.id, ends_on=ends_on.isoformat())
@@ -202,7 +202,7 @@ def preview_change(user: User, deployment_id: int, data: Mapping[str, Any]) -> P
     req = _read_change(data)
     running = _running(deployment, lock=False)
     _check_change(running, req)
-    _refuse_invoiced(deployment.tenant_id, req.effective_on, "effective_on", lock=False)
+    refuse_invoiced(deployment.tenant_id, req.effective_on, "effective_on", lock=False)
     proposed = BilledSubscription(
         subscription_id=PROPOSED, deployment_id=deployment.id, plan=req.version.terms(),
         addons=tuple(a.terms() for a in req.addons), starts_on=req.effective_on, last_day=None)
@@ -216,7 +216,7 @@ def preview_end(user: User, deployment_id: int, data: Mapping[str, Any]) -> Prev
     ends_on = _read_end(data)
     running = _running(deployment, lock=False)
     _check_end(running, ends_on)
-    _refuse_invoiced(deployment.tenant_id, ends_on + timedelta(days=1), "ends_on", lock=False)
+    refuse_invoiced(deployment.tenant_id, ends_on + timedelta(days=1), "ends_on", lock=False)
     return _preview(deployment, ends_on, {running.id: ends_on}, [])
 
 

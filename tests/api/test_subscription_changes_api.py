@@ -247,3 +247,25 @@ def test_decommissioning_brings_a_later_end_forward_to_today(admin, acme):
         admin.post(f"/api/v1/deployments/{dep.id}/subscription/end", json={"ends_on": "2026-06-30"})
         r = admin.post(f"/api/v1/deployments/{dep.id}/transition", json={"to": "decommissioned"})
     assert r.get_json()["subscription"]["ends_on"] == "2026-04-20"
+
+
+def test_subscribing_back_into_an_issued_month_is_409(api_as, catalog, database):
+    """Its days there would never be billed: the month's rollup skips a tenant it invoiced."""
+    from portal.services import invoices, rollup
+    from tests.factories import make_deployment, make_tenant, make_user
+
+    acme = make_tenant("acme-b", "Acme B")
+    make_deployment(acme, name="first", plan_code="studio", starts_on=date(2026, 3, 1))
+    admin = make_user()
+    rollup.roll_up_period(date(2026, 3, 1), date(2026, 4, 1))
+    (draft,), _ = invoices.list_invoices(admin, tenant_slug="acme-b")
+    invoices.transition_invoice(admin, draft.id, {"to": "issued"})
+    second = make_deployment(acme, name="second")
+    api = api_as(admin)
+    r = api.post(f"/api/v1/deployments/{second.id}/subscribe",
+                 json={"plan_code": "studio", "addons": [], "starts_on": "2026-03-20"})
+    assert r.status_code == 409
+    assert r.get_json()["error"]["fields"] == {"starts_on": "falls in 2026-03, which is issued"}
+    r = api.post(f"/api/v1/deployments/{second.id}/subscribe",
+                 json={"plan_code": "studio", "addons": [], "starts_on": "2026-04-01"})
+    assert r.status_code == 201
