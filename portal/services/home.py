@@ -2,13 +2,14 @@
 the things an admin looks after. Reads only; every figure comes from the service that owns it."""
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from ..billing.proration import month_start, next_month_start
 from ..billing.rollup import BillingError, plan_invoice
+from ..clock import as_utc, utcnow
 from ..extensions import db
 from ..models import Invoice, RollupRun, User
 from . import provider, statements
@@ -95,7 +96,7 @@ def worker_state(now: datetime | None = None) -> WorkerState:
     url = current_app.config.get("REDIS_URL")
     if not url:
         return WorkerState(configured=False, alive=True)
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     try:
         from redis import Redis
         from rq import Worker
@@ -104,7 +105,7 @@ def worker_state(now: datetime | None = None) -> WorkerState:
         beats = [w.last_heartbeat for w in Worker.all(connection=connection) if w.last_heartbeat]
     except Exception as exc:  # Redis down is the answer here, not an error page
         return WorkerState(configured=True, alive=False, error=f"Redis unreachable ({type(exc).__name__})")
-    beats = [b if b.tzinfo else b.replace(tzinfo=timezone.utc) for b in beats]
+    beats = [as_utc(b) for b in beats]
     latest = max(beats, default=None)
     return WorkerState(True, latest is not None and now - latest <= WORKER_ALIVE_WITHIN, latest)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..billing.proration import bills_in_period, month_start, next_month_start
 from ..billing.terms import COUNTER, RESOURCE_KINDS
 from ..billing.rollup import BilledSubscription, BillingError, plan_invoice, usage_window
-from ..clock import today, utcnow
+from ..clock import as_utc, today, utcnow
 from ..errors import ValidationError
 from ..extensions import db
 from ..queue import enqueue
@@ -316,9 +316,7 @@ def missed_periods(now: datetime, job_alive: Callable[[str], bool] | None = None
     ):
         if period_start in done:
             continue
-        if started_at.tzinfo is None:  # SQLite hands back naive UTC
-            started_at = started_at.replace(tzinfo=timezone.utc)
-        alive = job_alive(job_id) if job_id and job_alive else started_at > stale_before
+        alive = job_alive(job_id) if job_id and job_alive else as_utc(started_at) > stale_before
         if alive:  # still running: not missed, and not to be started twice
             done.add(period_start)
     periods, cursor = [], month_start(first_start)

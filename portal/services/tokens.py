@@ -5,12 +5,12 @@ characters (``prefix``) are kept so that a person can tell tokens apart.
 """
 import hashlib
 import secrets
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import contains_eager
 
-from ..clock import utcnow
+from ..clock import as_utc, utcnow
 from ..errors import NotFound
 from ..extensions import db
 from ..models import ApiToken, User
@@ -148,12 +148,7 @@ def revoke_tokens(email: str, actor: User | None = None) -> int:
 
 
 def is_expired(token: ApiToken) -> bool:
-    return token.expires_at is not None and _aware(token.expires_at) <= utcnow()
-
-
-def _aware(moment):
-    """SQLite hands back naive timestamps; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return token.expires_at is not None and as_utc(token.expires_at) <= utcnow()
 
 
 def user_for_token(raw: str) -> User | None:
@@ -178,7 +173,7 @@ def authenticate_token(raw: str) -> tuple[int, User] | None:
     if row is None or not row.User.is_active:
         return None
     stale = now - LAST_USED_RESOLUTION
-    if row.last_used_at is None or _aware(row.last_used_at) < stale:
+    if row.last_used_at is None or as_utc(row.last_used_at) < stale:
         touched = db.session.execute(
             update(ApiToken)
             .where(ApiToken.id == row.id,

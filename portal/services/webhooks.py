@@ -20,7 +20,7 @@ import httpx
 from flask import current_app
 from sqlalchemy import select, update
 
-from ..clock import utcnow
+from ..clock import as_utc, utcnow
 from ..errors import NotFound
 from ..extensions import db
 from ..models import User, Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -195,7 +195,7 @@ def _deliver_in_order(webhook_id: int, now: datetime, counts: dict) -> None:
             select(WebhookDelivery)
             .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == PENDING)
             .order_by(WebhookDelivery.event_id).limit(1))
-        if head is None or _aware(head.next_attempt_at) > now:
+        if head is None or as_utc(head.next_attempt_at) > now:
             return  # nothing left, or the oldest waits for its retry: later events wait too
         # Lease it: a second worker (or one that died mid-request) cannot send it meanwhile.
         leased = db.session.execute(
@@ -260,9 +260,3 @@ def _retry_later(delay: int) -> None:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
