@@ -1,34 +1,51 @@
-"""Benchmark: a realistic month of metered usage on PostgreSQL, then the month-end rollup and
-invoice PDFs. Not part of the test suite; it prints figures.
+"""Benchmark: the month-end rollup against the bare GROUP BY of the month's raw events, measured
+in the same run, on a month of hourly usage with invoice history in place. Not part of the test
+suite; it prints figures.
 
-    python bench/rollup_bench.py                         # 1,000 tenants, 720 hours (~1.56 M events)
-    python bench/rollup_bench.py --tenants 20 --hours 48 # smoke run, seconds
+    python bench/rollup_bench.py --tenants 200 --hours 48       # smoke run, under a minute
+    python bench/rollup_bench.py                                # 1,000 tenants × 3 deployments
+    python bench/rollup_bench.py --portal-root /work/main --reuse   # another checkout's code, same data
 
-What it measures (see bench/README.md):
-  1. ingest throughput through ``POST /api/v1/usage`` (Flask test client, 1,000 events a batch);
-  2. ``roll_up_period`` for April 2026: first run (creates), re-run (skips), ``force=True``
-     (rebuilds drafts);
-  3. ``render_and_store`` per invoice PDF.
-
-Each phase is checked for correctness on the way: the figures mean nothing if the result is
-wrong.
+What it measures (see bench/README.md), each the median of --repeat runs, in turn:
+  group_by   the bare ``SELECT deployment_id, resource_kind, sum(quantity) FROM usage_events
+             WHERE occurred_at in the month GROUP BY 1, 2``, every row fetched: the limit;
+  rollup     ``roll_up_period`` for April 2026 from no invoice of April (the month's invoices
+             are deleted, untimed, before each run): one draft per tenant;
+  force      ``roll_up_period(force=True)`` over those drafts: every draft rebuilt.
+A re-run (every tenant skipped) is timed once. Every tenant's invoice is checked against the
+contract's arithmetic, computed here from the raw events (not from the portal's aggregate).
 """
 import argparse
-import json
+import cProfile
+import io
 import os
+import pstats
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from collections import defaultdict
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+
+
+def _portal_root(argv) -> str:
+    """--portal-root must take effect before ``portal`` is imported."""
+    for i, arg in enumerate(argv):
+        if arg == "--portal-root" and i + 1 < len(argv):
+            return os.path.abspath(argv[i + 1])
+        if arg.startswith("--portal-root="):
+            return os.path.abspath(arg.split("=", 1)[1])
+    return ROOT
+
+
+PORTAL_ROOT = _portal_root(sys.argv[1:])
+sys.path.insert(0, PORTAL_ROOT)
 
 import flask_migrate  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import delete, func, insert, select  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import db  # noqa: E402
@@ -36,13 +53,11 @@ from portal.extensions import db  # noqa: E402
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/arcadia_bench"
 PERIOD_START, PERIOD_END = date(2026, 4, 1), date(2026, 5, 1)
 MONTH_START = datetime(2026, 4, 1, tzinfo=timezone.utc)
-SUBSCRIPTION_START = date(2026, 3, 1)
-BATCH = 1000
+MONTH_END = datetime(2026, 5, 1, tzinfo=timezone.utc)
+HISTORY_FROM = date(2025, 6, 1)  # ten months of issued invoices before April 2026
 SPACES_EVERY = 6  # hours between spaces_gb gauge readings
-ADMIN_EMAIL = "bench@example.com"
 
-# The studio v1 contract and the storage_50gb addon, as the bench expects them (checked
-# against the seeded catalog before anything is measured).
+# The studio v1 contract and the storage_50gb addon (checked against the seeded catalog).
 PLAN_BASE_CENTS = 5000
 ADDON_CENTS = 750
 DROPLET_INCLUDED, DROPLET_CENTS = 1488, 1  # per hour
@@ -50,90 +65,35 @@ TOKENS_INCLUDED, TOKENS_CENTS_PER_1K = 1_000_000, 1
 SPACES_ALLOWANCE, SPACES_CENTS = 100 + 50, 2  # plan 100 GB + addon 50 GB, per GB
 TAX_RATE = Decimal("0.10")
 
-
-# --- the generated month -------------------------------------------------------------------
-# Deterministic functions of (deployment id, hour): the ingest sends them, and the expected
-# invoice is computed from the very same numbers.
-
-DROPLETS = 3
-
-
-def llm_tokens(dep: int, hour: int) -> int:
-    """1,000 to 3,000 tokens an hour, varying by deployment and hour."""
-    return 1000 + (dep * 7919 + hour * 104_729 + (dep * hour) % 613) % 2001
-
-
-def spaces_gb(dep: int, reading: int) -> Decimal:
-    """A storage gauge in tenths of a GB that grows through the month with some jitter; it
-    starts between 100 and 179.9 GB, so some tenants stay within the allowance, most don't."""
-    tenths = 1000 + (dep * 37) % 800 + reading * 3 + (dep + reading * 11) % 17
-    return Decimal(tenths) / 10
-
-
-def event_stream(deployment_ids: list[int], hours: int):
-    """Every event of the month in time order, as a metering agent would send them."""
-    for hour in range(hours):
-        at = (MONTH_START + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        gauge = hour % SPACES_EVERY == 0
-        for dep in deployment_ids:
-            yield {"event_id": f"{dep}:droplet_hours:{hour}", "deployment_id": dep,
-                   "resource_kind": "droplet_hours", "quantity": DROPLETS, "occurred_at": at}
-            yield {"event_id": f"{dep}:llm_tokens:{hour}", "deployment_id": dep,
-                   "resource_kind": "llm_tokens", "quantity": llm_tokens(dep, hour),
-                   "occurred_at": at}
-            if gauge:
-                # tenths as a JSON number (e.g. 140.3); the API parses it as Decimal("140.3")
-                yield {"event_id": f"{dep}:spaces_gb:{hour}", "deployment_id": dep,
-                       "resource_kind": "spaces_gb",
-                       "quantity": float(spaces_gb(dep, hour // SPACES_EVERY)),
-                       "occurred_at": at}
-
-
-def events_per_deployment(hours: int) -> int:
-    return 2 * hours + len(range(0, hours, SPACES_EVERY))
-
-
-def batches(deployment_ids: list[int], hours: int):
-    batch = []
-    for event in event_stream(deployment_ids, hours):
-        batch.append(event)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+BARE_GROUP_BY = text(
+    "SELECT deployment_id, resource_kind, sum(quantity) FROM usage_events "
+    "WHERE occurred_at >= :start AND occurred_at < :end GROUP BY 1, 2")
 
 
 def half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def expected_invoice(dep: int, hours: int) -> dict:
-    """The contract's arithmetic on the generated numbers, in Decimal, rounded half-up per line."""
-    droplet_hours = Decimal(DROPLETS * hours)
-    tokens = Decimal(sum(llm_tokens(dep, h) for h in range(hours)))
-    peak = max(spaces_gb(dep, h // SPACES_EVERY) for h in range(0, hours, SPACES_EVERY))
-    droplet_over = half_up(max(Decimal(0), droplet_hours - DROPLET_INCLUDED) * DROPLET_CENTS)
-    tokens_over = half_up(max(Decimal(0), tokens - TOKENS_INCLUDED) / 1000 * TOKENS_CENTS_PER_1K)
-    spaces_over = half_up(max(Decimal(0), peak - SPACES_ALLOWANCE) * SPACES_CENTS)
-    subtotal = PLAN_BASE_CENTS + ADDON_CENTS + droplet_over + tokens_over + spaces_over
-    tax = half_up(Decimal(subtotal) * TAX_RATE)
-    return {"droplet_hours": droplet_hours, "llm_tokens": tokens, "spaces_gb": peak,
-            "droplet_over": droplet_over, "tokens_over": tokens_over,
-            "spaces_over": spaces_over, "subtotal": subtotal, "tax": tax,
-            "total": subtotal + tax}
+def expected_lines(usage: dict[str, tuple[Decimal, Decimal]]) -> int:
+    """One deployment's subtotal by the contract: base, addon and each overage rounded alone."""
+    droplet = usage.get("droplet_hours", (Decimal(0), Decimal(0)))[0]
+    tokens = usage.get("llm_tokens", (Decimal(0), Decimal(0)))[0]
+    peak = usage.get("spaces_gb", (Decimal(0), Decimal(0)))[1]
+    return (PLAN_BASE_CENTS + ADDON_CENTS
+            + half_up(max(Decimal(0), droplet - DROPLET_INCLUDED) * DROPLET_CENTS)
+            + half_up(max(Decimal(0), tokens - TOKENS_INCLUDED) / 1000 * TOKENS_CENTS_PER_1K)
+            + half_up(max(Decimal(0), peak - SPACES_ALLOWANCE) * SPACES_CENTS))
 
 
 # --- setup (not measured) ----------------------------------------------------------------------
 
 
 def recreate_database(url: str) -> None:
-    """As tests/conftest.py does: drop (forcing connections off) and create."""
     target = sa.engine.make_url(url)
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     admin.dispose()
 
 
@@ -141,180 +101,187 @@ def drop_database(url: str) -> None:
     target = sa.engine.make_url(url)
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
     admin.dispose()
 
 
-def check_catalog(version, addon) -> None:
-    """The expected invoice hard-codes the seeded studio v1 terms: make sure they hold."""
-    items = {i.resource_kind: (i.included_qty, i.overage_price_cents, i.overage_unit,
-                               i.hard_cap_qty) for i in version.items}
-    assert version.base_price_cents == PLAN_BASE_CENTS, version.base_price_cents
-    assert items == {"droplet_hours": (DROPLET_INCLUDED, DROPLET_CENTS, "hour", None),
-                     "llm_tokens": (TOKENS_INCLUDED, TOKENS_CENTS_PER_1K, "1k_tokens", None),
-                     "spaces_gb": (100, SPACES_CENTS, "gb", None)}, items
-    assert (addon.price_cents, addon.resource_kind, addon.qty) == (ADDON_CENTS, "spaces_gb", 50)
+def database_exists(url: str) -> bool:
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"))
+    with admin.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                             {"n": target.database}).scalar()
+    admin.dispose()
+    return bool(found)
 
 
-def setup(tenants: int) -> tuple[str, list[int], dict[int, int]]:
-    """Schema, catalog, an admin with a token, and tenants → one active deployment each with
-    a studio subscription and the storage_50gb addon, written in bulk. Returns the token,
-    the deployment ids and deployment id → tenant id. Runs in an app context."""
-    from portal.models import (Addon, Deployment, Plan, PlanVersion, Subscription,
-                               SubscriptionAddon, Tenant)
-    from portal.services import accounts, catalog
+def build(tenants: int, per_tenant: int, hours: int) -> None:
+    """Schema, catalog, tenants × ``per_tenant`` deployments on studio + storage_50gb, ``hours``
+    of hourly usage each (3 droplet hours and 1,000-3,000 tokens every hour, a storage gauge
+    every 6 hours), the daily aggregate rebuilt from it, ten months of issued invoices with
+    their lines (the history a real month-end runs beside), then ANALYZE. All in the server."""
+    from portal.models import Addon, Plan, PlanVersion
+    from portal.services import catalog, usage
 
     flask_migrate.upgrade()
     catalog.seed_catalog()
-    accounts.create_user(ADMIN_EMAIL, "platform_admin", "bench-password")
-    token = accounts.create_token(ADMIN_EMAIL)
-
     version = db.session.scalar(
         select(PlanVersion).join(Plan).where(Plan.code == "studio", PlanVersion.version == 1))
     addon = db.session.scalar(select(Addon).where(Addon.code == "storage_50gb"))
-    check_catalog(version, addon)
-
-    db.session.execute(insert(Tenant), [
-        {"slug": f"bench-{i:05d}", "name": f"Bench Tenant {i}",
-         "billing_name": f"Bench Tenant {i} Pty Ltd",
-         "billing_address": f"{i} Bench Street\nSydney NSW 2000\nAustralia",
-         "abn": None} for i in range(1, tenants + 1)])
-    tenant_ids = list(db.session.scalars(
-        select(Tenant.id).where(Tenant.slug.like("bench-%")).order_by(Tenant.slug)))
-    db.session.execute(insert(Deployment), [
-        {"tenant_id": t, "name": "inference", "region": "syd1", "status": "active"}
-        for t in tenant_ids])
-    deployments = dict(db.session.execute(
-        select(Deployment.id, Deployment.tenant_id).order_by(Deployment.id)).all())
-    db.session.execute(insert(Subscription), [
-        {"deployment_id": d, "plan_version_id": version.id, "starts_on": SUBSCRIPTION_START,
-         "ends_on": None} for d in deployments])
-    subscription_ids = list(db.session.scalars(select(Subscription.id).order_by(Subscription.id)))
-    db.session.execute(insert(SubscriptionAddon), [
-        {"subscription_id": s, "addon_id": addon.id, "name": addon.name,
-         "price_cents": addon.price_cents, "resource_kind": addon.resource_kind,
-         "qty": addon.qty} for s in subscription_ids])
+    items = {i.resource_kind: (i.included_qty, i.overage_price_cents, i.overage_unit)
+             for i in version.items}
+    assert version.base_price_cents == PLAN_BASE_CENTS
+    assert items == {"droplet_hours": (DROPLET_INCLUDED, DROPLET_CENTS, "hour"),
+                     "llm_tokens": (TOKENS_INCLUDED, TOKENS_CENTS_PER_1K, "1k_tokens"),
+                     "spaces_gb": (100, SPACES_CENTS, "gb")}, items
+    assert (addon.price_cents, addon.resource_kind, addon.qty) == (ADDON_CENTS, "spaces_gb", 50)
+    run = db.session.execute
+    run(text("""INSERT INTO tenants (slug, name, billing_name, billing_address, created_at)
+                SELECT 'bench-' || lpad(i::text, 5, '0'), 'Bench ' || i, 'Bench ' || i || ' Pty Ltd',
+                       i || ' Bench Street' || chr(10) || 'Sydney NSW 2000', now()
+                FROM generate_series(1, :n) i"""), {"n": tenants})
+    run(text("""INSERT INTO deployments (tenant_id, name, region, status, created_at)
+                SELECT t.id, 'd' || n, 'syd1', 'active', now()
+                FROM tenants t CROSS JOIN generate_series(1, :k) n ORDER BY t.id, n"""),
+        {"k": per_tenant})
+    run(text("""INSERT INTO subscriptions (deployment_id, plan_version_id, starts_on, created_at)
+                SELECT id, :v, :s, now() FROM deployments ORDER BY id"""),
+        {"v": version.id, "s": HISTORY_FROM})
+    run(text("""INSERT INTO subscription_addons (subscription_id, addon_id, name, price_cents,
+                                                 resource_kind, qty)
+                SELECT id, :a, :n, :p, :k, :q FROM subscriptions"""),
+        {"a": addon.id, "n": addon.name, "p": addon.price_cents, "k": addon.resource_kind,
+         "q": addon.qty})
     db.session.commit()
-    assert len(deployments) == tenants == len(subscription_ids)
+    run(text("SET LOCAL synchronous_commit = off"))
+    run(text("""
+        INSERT INTO usage_events (event_id, deployment_id, resource_kind, quantity,
+                                  occurred_at, received_at)
+        SELECT d.id || ':' || k.kind || ':' || h, d.id, k.kind,
+               CASE k.kind
+                 WHEN 'droplet_hours' THEN 3
+                 WHEN 'llm_tokens' THEN 1000 + (d.id::bigint * 7919 + h * 104729
+                                                + (d.id::bigint * h) % 613) % 2001
+                 ELSE (1000 + (d.id * 37) % 800 + (h / 6) * 3 + (d.id + (h / 6) * 11) % 17) / 10.0
+               END,
+               :start + make_interval(hours => h), :start + make_interval(hours => h)
+        FROM deployments d
+        CROSS JOIN generate_series(0, :hours - 1) h
+        CROSS JOIN (VALUES ('droplet_hours'), ('llm_tokens'), ('spaces_gb')) k(kind)
+        WHERE k.kind <> 'spaces_gb' OR h % 6 = 0
+    """), {"start": MONTH_START, "hours": hours})
+    usage.rebuild_aggregates()
+    db.session.commit()
+    # History: every tenant's ten earlier months, issued, each with a plan line per deployment
+    # and the GST line (the sizes, indexes and unique checks a month-end meets in production).
+    run(text("SET LOCAL synchronous_commit = off"))
+    run(text("""
+        INSERT INTO invoices (number, tenant_id, period_start, period_end, currency,
+                              subtotal_cents, tax_cents, total_cents, status, issued_on, due_on,
+                              created_at, built_at, tax_name, tax_rate)
+        SELECT 'HIST-' || t.id || '-' || to_char(m, 'YYYYMM'), t.id, m::date,
+               (m + interval '1 month')::date, 'AUD', :base * :k, :base * :k / 10,
+               :base * :k + :base * :k / 10, 'issued', (m + interval '1 month')::date,
+               (m + interval '1 month 14 days')::date, now(), now(), 'GST', 0.1
+        FROM generate_series(CAST(:from AS timestamp), CAST(:to AS timestamp), interval '1 month') m
+        CROSS JOIN tenants t ORDER BY m, t.id
+    """), {"base": PLAN_BASE_CENTS, "k": per_tenant, "from": HISTORY_FROM,
+           "to": date(2026, 3, 1)})
+    run(text("""
+        INSERT INTO invoice_lines (invoice_id, position, kind, deployment_id, resource_kind,
+                                   description, qty, unit, unit_price_cents, amount_cents)
+        SELECT i.id, row_number() OVER (PARTITION BY i.id ORDER BY d.id), 'plan_base', d.id,
+               NULL, 'Studio v1', 1, 'month', :base, :base
+        FROM invoices i JOIN deployments d ON d.tenant_id = i.tenant_id
+        UNION ALL
+        SELECT i.id, :k + 1, 'tax', NULL, NULL, 'GST 10%', 0.1, 'rate', i.subtotal_cents,
+               i.tax_cents
+        FROM invoices i
+    """), {"base": PLAN_BASE_CENTS, "k": per_tenant})
+    db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
     db.session.remove()
-    return token, list(deployments), deployments
 
 
-# --- the phases ----------------------------------------------------------------------------------
+def data_size() -> dict:
+    from portal.models import Deployment, Invoice, Tenant, UsageEvent
+
+    count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
+    return {"tenants": count(Tenant), "deployments": count(Deployment),
+            "events": count(UsageEvent), "history": db.session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.period_start < PERIOD_START)),
+            "events_mb": float(db.session.execute(text(
+                "SELECT pg_total_relation_size('usage_events') / 1048576.0")).scalar())}
 
 
-def run_ingest(app, token: str, deployment_ids: list[int], hours: int) -> dict:
-    """POST every batch through the test client. No app context is pushed around it, so each
-    request gets its own context and session, as on a real server. Only the client.post
-    calls are timed (building and serialising the batch is the sender's cost, not ours)."""
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
-    total_events = len(deployment_ids) * events_per_deployment(hours)
-    n_batches = -(-total_events // BATCH)
-    accepted = duplicates = sent = done = 0
-    in_app = 0.0
-    latencies = []
-    wall_start = time.perf_counter()
-    report_every = max(1, n_batches // 20)
-    for batch in batches(deployment_ids, hours):
-        body = json.dumps({"events": batch}).encode()
-        t0 = time.perf_counter()
-        response = client.post("/api/v1/usage", data=body, headers=headers,
-                               content_type="application/json")
-        elapsed = time.perf_counter() - t0
-        assert response.status_code == 200, (response.status_code, response.get_data(as_text=True))
-        result = response.get_json()
-        in_app += elapsed
-        latencies.append(elapsed)
-        accepted += result["accepted"]
-        duplicates += result["duplicates"]
-        sent += len(batch)
-        done += 1
-        if done % report_every == 0 or done == n_batches:
-            print(f"  ingest {done:,}/{n_batches:,} batches, {sent:,} events, "
-                  f"{sent / in_app:,.0f} events/s so far", flush=True)
-    wall = time.perf_counter() - wall_start
-    assert sent == total_events, (sent, total_events)
-    assert accepted == total_events and duplicates == 0, (accepted, duplicates, total_events)
-    return {"events": sent, "accepted": accepted, "batches": done, "seconds": in_app,
-            "wall": wall, "latencies": latencies}
+# --- the measured runs ---------------------------------------------------------------------------
 
 
-def replay_check(app, token: str, deployment_ids: list[int], hours: int) -> None:
-    """Idempotency spot check: the first batch again is all duplicates."""
-    first = next(batches(deployment_ids, hours))
-    response = app.test_client().post(
-        "/api/v1/usage", data=json.dumps({"events": first}).encode(),
-        headers={"Authorization": f"Bearer {token}"}, content_type="application/json")
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json() == {"accepted": 0, "duplicates": len(first)}, response.get_json()
+def timed_group_by() -> tuple[float, int]:
+    """The limit: the bare GROUP BY of the month's raw events, every row fetched."""
+    db.session.remove()
+    t0 = time.perf_counter()
+    rows = db.session.execute(BARE_GROUP_BY, {"start": MONTH_START, "end": MONTH_END}).all()
+    seconds = time.perf_counter() - t0
+    db.session.rollback()
+    db.session.remove()
+    return seconds, len(rows)
 
 
-def timed_rollup(force: bool = False):
+def delete_month() -> None:
+    from portal.models import Invoice
+
+    db.session.execute(sa.delete(Invoice).where(Invoice.period_start == PERIOD_START))
+    db.session.commit()
+    db.session.remove()
+
+
+def timed_rollup(force: bool = False, profile: bool = False):
     from portal.services.rollup import roll_up_period
 
+    profiler = cProfile.Profile() if profile else None
     t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
     result = roll_up_period(PERIOD_START, PERIOD_END, force=force)
+    if profiler:
+        profiler.disable()
     seconds = time.perf_counter() - t0
     db.session.remove()
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
+        print(out.getvalue())
     return result, seconds
 
 
-def check_invoices(dep_to_tenant: dict[int, int], hours: int, sample_dep: int) -> tuple[int, dict]:
-    """Every tenant's invoice totals against the expected arithmetic, and one tenant's lines."""
-    from portal.models import Invoice, InvoiceLine
+def check_invoices() -> int:
+    """Every tenant's April invoice against the contract's arithmetic on the raw events."""
+    from portal.models import Deployment, Invoice
 
+    per_dep: dict[int, dict] = defaultdict(dict)
+    for dep, kind, total, peak in db.session.execute(text(
+            "SELECT deployment_id, resource_kind, sum(quantity), max(quantity) FROM usage_events "
+            "WHERE occurred_at >= :s AND occurred_at < :e GROUP BY 1, 2"),
+            {"s": MONTH_START, "e": MONTH_END}):
+        per_dep[dep][kind] = (Decimal(total), Decimal(peak))
+    subtotal: dict[int, int] = defaultdict(int)
+    for dep, tenant in db.session.execute(select(Deployment.id, Deployment.tenant_id)):
+        subtotal[tenant] += expected_lines(per_dep.get(dep, {}))
     rows = db.session.execute(
         select(Invoice.tenant_id, Invoice.subtotal_cents, Invoice.tax_cents, Invoice.total_cents,
-               Invoice.status)
-        .where(Invoice.period_start == PERIOD_START)).all()
-    by_tenant = {r.tenant_id: r for r in rows}
-    assert len(rows) == len(by_tenant) == len(dep_to_tenant), (len(rows), len(dep_to_tenant))
-    wrong = []
-    for dep, tenant in dep_to_tenant.items():
-        want = expected_invoice(dep, hours)
-        got = by_tenant[tenant]
-        if (got.subtotal_cents, got.tax_cents, got.total_cents, got.status) != (
-                want["subtotal"], want["tax"], want["total"], "draft"):
-            wrong.append((tenant, tuple(got), want))
-    assert not wrong, f"{len(wrong)} invoices differ from the expected arithmetic: {wrong[:3]}"
-
-    # One tenant in detail: the overage lines' quantities and amounts.
-    want = expected_invoice(sample_dep, hours)
-    invoice = db.session.scalar(select(Invoice).where(
-        Invoice.tenant_id == dep_to_tenant[sample_dep], Invoice.period_start == PERIOD_START))
-    lines = {(line.kind, line.resource_kind): line for line in db.session.scalars(
-        select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))}
-    assert lines[("plan_base", None)].amount_cents == PLAN_BASE_CENTS
-    assert lines[("addon", "spaces_gb")].amount_cents == ADDON_CENTS
-    assert lines[("tax", None)].amount_cents == want["tax"]
-    for kind, key in (("droplet_hours", "droplet_over"), ("llm_tokens", "tokens_over"),
-                      ("spaces_gb", "spaces_over")):
-        line = lines.get(("overage", kind))
-        assert (line.amount_cents if line else 0) == want[key], (kind, line, want)
+               Invoice.status).where(Invoice.period_start == PERIOD_START)).all()
+    got = {r.tenant_id: tuple(r)[1:] for r in rows}
+    assert len(rows) == len(got) == len(subtotal), (len(rows), len(got), len(subtotal))
+    wrong = [(t, got[t], s) for t, s in subtotal.items()
+             if got[t] != (s, half_up(s * TAX_RATE), s + half_up(s * TAX_RATE), "draft")]
+    assert not wrong, f"{len(wrong)} invoices differ from the contract's arithmetic: {wrong[:3]}"
+    line_count = db.session.scalar(text(
+        "SELECT count(*) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
+        "WHERE i.period_start = :p"), {"p": PERIOD_START})
     db.session.remove()
-    return invoice.id, want
-
-
-def render_pdfs(invoice_ids: list[int], n: int) -> list[float]:
-    """One warm-up (imports WeasyPrint, loads fonts), then n timed renders. A stored, current
-    document would be returned without rendering, so each one is deleted (untimed) first."""
-    from portal.models import InvoiceDocument
-    from portal.services.documents import render_and_store
-
-    def render(invoice_id: int) -> float:
-        db.session.execute(delete(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice_id))
-        db.session.commit()
-        db.session.remove()
-        t0 = time.perf_counter()
-        doc = render_and_store(invoice_id)
-        seconds = time.perf_counter() - t0
-        assert doc.content.startswith(b"%PDF"), doc.content[:8]
-        db.session.remove()
-        return seconds
-
-    render(invoice_ids[-1])  # warm-up
-    return [render(invoice_ids[i % len(invoice_ids)]) * 1000 for i in range(n)]
+    return line_count
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -322,70 +289,79 @@ def render_pdfs(invoice_ids: list[int], n: int) -> list[float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tenants", type=int, default=1000, help="tenants, one deployment each (1000)")
+    parser.add_argument("--tenants", type=int, default=1000, help="tenants (1000)")
+    parser.add_argument("--deployments", type=int, default=3, help="deployments per tenant (3)")
     parser.add_argument("--hours", type=int, default=720,
                         help="hours of April 2026 with usage, from the 1st (720 = all)")
-    parser.add_argument("--pdfs", type=int, default=20, help="timed PDF renders (20)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (3)")
     parser.add_argument("--database-url", default=DEFAULT_URL,
                         help="a database the bench may drop and recreate (%(default)s)")
-    parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--reuse", action="store_true",
+                        help="skip the build when the database already holds that many tenants")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile one extra first run (untimed) and print the top")
+    parser.add_argument("--portal-root", default=ROOT,
+                        help="the checkout whose portal code runs (default: this one)")
     args = parser.parse_args(argv)
     if not 1 <= args.hours <= 720:
         parser.error("--hours must be 1 to 720 (April 2026 has 720)")
-    if args.tenants < 1 or args.pdfs < 0:
-        parser.error("--tenants must be at least 1, --pdfs at least 0")
+    if args.tenants < 1 or args.deployments < 1 or args.repeat < 1:
+        parser.error("--tenants, --deployments and --repeat must be at least 1")
 
     url = args.database_url
     started = time.perf_counter()
-    recreate_database(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "REDIS_URL": None,
                       "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+    reuse = False
+    if args.reuse and database_exists(url):
+        with app.app_context():
+            try:
+                size = data_size()
+                reuse = size["tenants"] == args.tenants
+            except sa.exc.ProgrammingError:
+                reuse = False
+            db.session.remove()
+            db.engine.dispose()
+    if not reuse:
+        recreate_database(url)
+    print(f"code: {PORTAL_ROOT}", flush=True)
     try:
         with app.app_context():
-            pg_version = db.session.execute(sa.text("SHOW server_version")).scalar().split()[0]
-            t0 = time.perf_counter()
-            token, deployment_ids, dep_to_tenant = setup(args.tenants)
-            print(f"setup: {args.tenants:,} tenants/deployments/subscriptions in "
-                  f"{time.perf_counter() - t0:.1f} s (bulk SQL, not measured)", flush=True)
-
-        total = args.tenants * events_per_deployment(args.hours)
-        print(f"ingest: {total:,} events in batches of {BATCH:,} ...", flush=True)
-        ingest = run_ingest(app, token, deployment_ids, args.hours)
-        replay_check(app, token, deployment_ids, args.hours)
-
-        with app.app_context():
-            from portal.models import UsageEvent
-
-            stored = db.session.scalar(select(func.count()).select_from(UsageEvent))
-            assert stored == total, (stored, total)
-            table_mb = db.session.execute(sa.text(
-                "SELECT pg_total_relation_size('usage_events') / 1048576.0")).scalar()
-            # A table that grew over a month would have been analysed by autovacuum by now.
-            db.session.execute(sa.text("ANALYZE usage_events"))
-            db.session.commit()
+            if not reuse:
+                t0 = time.perf_counter()
+                build(args.tenants, args.deployments, args.hours)
+                print(f"build: {time.perf_counter() - t0:.1f} s (not measured)", flush=True)
+            size = data_size()
+            pg_version = db.session.execute(text("SHOW server_version")).scalar().split()[0]
             db.session.remove()
+            print(f"data: {size['tenants']:,} tenants, {size['deployments']:,} deployments, "
+                  f"{size['events']:,} events ({size['events_mb']:,.0f} MB), "
+                  f"{size['history']:,} invoices of history", flush=True)
+            delete_month()
+            if args.profile:
+                timed_rollup(profile=True)
+                delete_month()
 
-            print("rollup: first run ...", flush=True)
-            first, first_s = timed_rollup()
-            assert (first.created, first.skipped, first.rebuilt) == (args.tenants, 0, 0), first
-            # the tenant shown in detail: the dearest of the first 50
-            sample_dep = max(deployment_ids[:50],
-                             key=lambda d: expected_invoice(d, args.hours)["total"])
-            sample_id, sample = check_invoices(dep_to_tenant, args.hours, sample_dep)
-
-            print("rollup: re-run ...", flush=True)
-            second, second_s = timed_rollup()
-            assert (second.created, second.skipped, second.rebuilt) == (0, args.tenants, 0), second
-
-            print("rollup: force ...", flush=True)
-            forced, forced_s = timed_rollup(force=True)
-            assert (forced.created, forced.skipped, forced.rebuilt) == (0, 0, args.tenants), forced
-            check_invoices(dep_to_tenant, args.hours, sample_dep)
-
-            pdf_ms = []
-            if args.pdfs:
-                print(f"pdf: {args.pdfs} renders ...", flush=True)
-                pdf_ms = render_pdfs(sorted(forced.invoice_ids), args.pdfs)
+            group_by, created, forced = [], [], []
+            for i in range(args.repeat):
+                seconds, groups = timed_group_by()
+                group_by.append(seconds)
+                delete_month()
+                result, seconds = timed_rollup()
+                assert (result.created, result.skipped, result.rebuilt) == (size["tenants"], 0, 0), \
+                    result.as_dict()
+                created.append(seconds)
+                lines = check_invoices()
+                result, seconds = timed_rollup(force=True)
+                assert (result.created, result.skipped, result.rebuilt) == (0, 0, size["tenants"]), \
+                    result.as_dict()
+                forced.append(seconds)
+                check_invoices()
+                print(f"  run {i + 1}: group by {group_by[-1]:.2f} s ({groups:,} groups), "
+                      f"rollup {created[-1]:.2f} s, force {forced[-1]:.2f} s", flush=True)
+            result, skipped_s = timed_rollup()
+            assert (result.created, result.skipped) == (0, size["tenants"]), result.as_dict()
             db.session.remove()
             db.engine.dispose()
     finally:
@@ -394,28 +370,23 @@ def main(argv=None) -> int:
                 db.engine.dispose()
             drop_database(url)
 
-    per_k = 1000 / args.tenants
-    lat = sorted(ingest["latencies"])
+    load = os.getloadavg()
+    limit = statistics.median(group_by)
+    rollup = statistics.median(created)
     print()
-    print(f"data: {args.tenants} tenants, {args.hours} hours, {total:,} events "
-          f"(PostgreSQL {pg_version}; usage_events {table_mb:,.1f} MB with indexes)")
-    print(f"ingest: {ingest['accepted']:,} events in {ingest['seconds']:.1f} s = "
-          f"{ingest['accepted'] / ingest['seconds']:,.0f} events/s ({BATCH:,} per batch; "
-          f"per batch median {statistics.median(lat) * 1000:.0f} ms, "
-          f"p95 {(statistics.quantiles(lat, n=20)[-1] if len(lat) > 1 else lat[0]) * 1000:.0f} ms; "
-          f"wall incl. generating the JSON {ingest['wall']:.1f} s)")
-    print(f"rollup: {first.created} invoices created in {first_s:.2f} s = "
-          f"{first_s * per_k:.2f} s per 1,000 tenants; re-run (all skipped) {second_s:.2f} s; "
-          f"force (rebuild drafts) {forced_s:.2f} s = {forced_s * per_k:.2f} s per 1,000 tenants")
-    print(f"check: all {args.tenants} invoice totals match the contract's arithmetic; e.g. "
-          f"tenant {dep_to_tenant[sample_dep]} (invoice {sample_id}): "
-          f"{sample['droplet_hours']} h -> {sample['droplet_over']} c, "
-          f"{sample['llm_tokens']:,} tokens -> {sample['tokens_over']} c, "
-          f"peak {sample['spaces_gb']} GB -> {sample['spaces_over']} c; subtotal "
-          f"{sample['subtotal']} + GST {sample['tax']} = {sample['total']} c")
-    if pdf_ms:
-        print(f"pdf: {len(pdf_ms)} renders, mean {statistics.mean(pdf_ms):.0f} ms, "
-              f"median {statistics.median(pdf_ms):.0f} ms, max {max(pdf_ms):.0f} ms")
+    print(f"data: {size['tenants']:,} tenants, {size['deployments']:,} deployments, "
+          f"{args.hours} hours, {size['events']:,} events (usage_events {size['events_mb']:,.0f} MB), "
+          f"{size['history']:,} invoices of history; PostgreSQL {pg_version}; load "
+          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(f"limit, bare GROUP BY of the month's events: median {limit:.2f} s "
+          f"(runs {', '.join(f'{s:.2f}' for s in group_by)})")
+    print(f"rollup, {size['tenants']:,} drafts ({lines:,} lines): median {rollup:.2f} s "
+          f"(runs {', '.join(f'{s:.2f}' for s in created)}) = {rollup / limit:.2f} × the GROUP BY")
+    print(f"force, {size['tenants']:,} drafts rebuilt: median {statistics.median(forced):.2f} s "
+          f"(runs {', '.join(f'{s:.2f}' for s in forced)})")
+    print(f"re-run, every tenant skipped: {skipped_s:.2f} s")
+    print(f"check: every invoice's subtotal, GST and total equal the contract's arithmetic on "
+          f"the raw events, after each run and each forced run")
     print(f"total bench time {time.perf_counter() - started:.1f} s"
           + ("" if args.keep else "; database dropped"))
     return 0

@@ -26,6 +26,9 @@ def from_environment(instance_path: str) -> dict:
         # Test and benchmark hook only: the rollup sleeps this long per tenant, so that a
         # worker can be killed midway through a small one.
         "ROLLUP_TENANT_DELAY_SECONDS": float(os.environ.get("PORTAL_TEST_ROLLUP_DELAY", "0")),
+        # The rollup writes this many tenants' invoices per transaction (set-based statements);
+        # a crash loses at most the chunk in flight, which a re-run writes.
+        "ROLLUP_CHUNK_TENANTS": int(os.environ.get("ROLLUP_CHUNK_TENANTS", "500")),
         # GST is data, not code: other jurisdictions come later.
         "TAX_NAME": os.environ.get("TAX_NAME", "GST"),
         "TAX_RATE": Decimal(os.environ.get("TAX_RATE", "0.10")),

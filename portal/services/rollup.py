@@ -1,30 +1,35 @@
 """The month-end rollup: one invoice per tenant and period.
 
-Each tenant's invoice is written in its own transaction, so a crash midway leaves no
-half-built invoice and a re-run finishes the rest. Two rollups of one period at once are
-safe: the partial unique index on (tenant, period) among live invoices lets one insert win,
-and the other counts that tenant as skipped.
+Every invoice is planned in Python by the pure engine (``billing.rollup.plan_invoice``), then
+written a chunk of tenants at a time (``ROLLUP_CHUNK_TENANTS``) with set-based statements, one
+transaction per chunk: a crash midway leaves whole chunks committed and no half-built invoice,
+and a re-run finishes the rest. The inputs are read in a fixed number of queries, whatever the
+number of tenants. Two rollups of one period at once are safe: the partial unique index on
+(tenant, period) among live invoices lets one insert win (``ON CONFLICT DO NOTHING``), and the
+other counts that tenant as skipped. A forced run locks the period's live invoices of its chunk
+and rebuilds drafts only.
 """
 import time as clock_time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from flask import current_app
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..billing.proration import bills_in_period, month_start, next_month_start
-from ..billing.terms import COUNTER, RESOURCE_KINDS
-from ..billing.rollup import BilledSubscription, BillingError, plan_invoice, usage_window
+from ..billing.terms import COUNTER, RESOURCE_KINDS, AddonTerms
+from ..billing.rollup import (BilledSubscription, BillingError, InvoicePlan, plan_invoice,
+                              usage_window)
 from ..clock import as_utc, today, utcnow
 from ..errors import ValidationError
 from ..extensions import db
 from ..queue import enqueue
 from ..models import (
+    Addon,
     Deployment,
     Invoice,
     InvoiceLine,
@@ -44,6 +49,7 @@ Progress = Callable[[int, int], None]
 
 ROLLUP_HOUR_UTC = 3  # the month's rollup is due at 03:00 UTC on the 1st of the next month
 ROLLUP_TIMEOUT_SECONDS = 6 * 3600  # a rollup job's timeout; an inline run older is abandoned
+CHUNK_TENANTS = 500  # tenants written per transaction (config ROLLUP_CHUNK_TENANTS)
 
 
 @dataclass
@@ -59,43 +65,68 @@ class RollupResult:
         return {"period": self.period_start.strftime("%Y-%m"), "created": self.created,
                 "skipped": self.skipped, "rebuilt": self.rebuilt, "messages": self.messages}
 
+    def add(self, outcome: str, invoice_id: int | None, message: str | None) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if invoice_id is not None and outcome in ("created", "rebuilt"):
+            self.invoice_ids.append(invoice_id)
+        if message:
+            self.messages.append(message)
+
+
+# --- reading: terms and usage for every tenant in a fixed number of queries --------------------
+
 
 def billing_inputs(period_start: date, period_end: date, tenant_id: int | None = None):
-    """Plain terms per tenant and usage per subscription, read in a short-lived session on the
-    same connection: the ORM objects never enter the main session, whose per-tenant commits
-    would otherwise expire (and reload) every one of them, again and again."""
-    with Session(bind=db.session.connection()) as reader:
-        subs = _billed_subscriptions(reader, period_start, period_end, tenant_id)
-        terms: dict[int, list[BilledSubscription]] = defaultdict(list)
-        for sub in subs:
-            terms[sub.deployment.tenant_id].append(_terms(sub))
-        usage = _usage_by_subscription(subs, period_start, period_end)
-    return terms, usage
-
-
-def _billed_subscriptions(session: Session, period_start: date, period_end: date,
-                          tenant_id: int | None = None) -> list[Subscription]:
-    """Every subscription that bills a day of the period (of one tenant, or all), with its
-    terms, in a fixed number of queries (not one per subscription)."""
-    query = (
-        select(Subscription)
+    """Plain terms per tenant and usage per subscription, on the session's connection, in a
+    fixed number of queries whatever the number of tenants: the billed subscriptions with
+    their tenant (one), their addons as sold (one), the plan versions they use (three, a
+    handful of rows), the usage (one per distinct billing window: almost always one)."""
+    bills = (Subscription.starts_on < period_end) & (
+        Subscription.ends_on.is_(None) | (Subscription.ends_on >= period_start))
+    subs_query = (
+        select(Subscription.id, Subscription.deployment_id, Deployment.tenant_id,
+               Subscription.plan_version_id, Subscription.starts_on, Subscription.ends_on)
         .join(Deployment, Subscription.deployment_id == Deployment.id)
-        .where(Subscription.starts_on < period_end,
-               (Subscription.ends_on.is_(None)) | (Subscription.ends_on >= period_start))
-        .options(
-            selectinload(Subscription.deployment),
-            selectinload(Subscription.plan_version).selectinload(PlanVersion.items),
-            selectinload(Subscription.plan_version).selectinload(PlanVersion.plan),
-            selectinload(Subscription.addons).selectinload(SubscriptionAddon.addon),
-        )
-        .order_by(Subscription.id)
-    )
+        .where(bills).order_by(Subscription.id))
+    addons_query = (
+        select(SubscriptionAddon.subscription_id, Addon.code, SubscriptionAddon.name,
+               SubscriptionAddon.price_cents, SubscriptionAddon.resource_kind,
+               SubscriptionAddon.qty)
+        .join(Addon, SubscriptionAddon.addon_id == Addon.id)
+        .join(Subscription, SubscriptionAddon.subscription_id == Subscription.id)
+        .join(Deployment, Subscription.deployment_id == Deployment.id)
+        .where(bills).order_by(SubscriptionAddon.id))
     if tenant_id is not None:
-        query = query.where(Deployment.tenant_id == tenant_id)
-    return list(session.scalars(query))
+        subs_query = subs_query.where(Deployment.tenant_id == tenant_id)
+        addons_query = addons_query.where(Deployment.tenant_id == tenant_id)
+    subs = db.session.execute(subs_query).all()
+    addons: dict[int, list[AddonTerms]] = defaultdict(list)
+    for sub_id, code, name, price_cents, kind, qty in db.session.execute(addons_query):
+        addons[sub_id].append(AddonTerms(code=code, name=name, price_cents=price_cents,
+                                         resource_kind=kind, qty=qty))
+    plans = _plan_terms({sub.plan_version_id for sub in subs})
+    terms: dict[int, list[BilledSubscription]] = defaultdict(list)
+    for sub in subs:
+        terms[sub.tenant_id].append(BilledSubscription(
+            subscription_id=sub.id, deployment_id=sub.deployment_id,
+            plan=plans[sub.plan_version_id], addons=tuple(addons.get(sub.id, ())),
+            starts_on=sub.starts_on, last_day=sub.ends_on))
+    return terms, _usage_by_subscription(subs, period_start, period_end)
 
 
-def _usage_by_subscription(subs: list[Subscription], period_start: date, period_end: date):
+def _plan_terms(version_ids: set[int]) -> dict:
+    """The plan versions in use (a handful), read in a short-lived session on the same
+    connection so no catalog object enters the caller's session."""
+    if not version_ids:
+        return {}
+    with Session(bind=db.session.connection()) as reader:
+        versions = reader.scalars(
+            select(PlanVersion).where(PlanVersion.id.in_(sorted(version_ids)))
+            .options(selectinload(PlanVersion.items), selectinload(PlanVersion.plan)))
+        return {version.id: version.terms() for version in versions}
+
+
+def _usage_by_subscription(subs: Sequence, period_start: date, period_end: date):
     """Each subscription's usage within its own billed days: one query per distinct window
     (almost always one: the whole month)."""
     windows = defaultdict(list)
@@ -107,17 +138,6 @@ def _usage_by_subscription(subs: list[Subscription], period_start: date, period_
         for sub in group:
             usage[sub.id] = by_deployment.get(sub.deployment_id, {})
     return usage
-
-
-def _terms(sub: Subscription) -> BilledSubscription:
-    return BilledSubscription(
-        subscription_id=sub.id,
-        deployment_id=sub.deployment_id,
-        plan=sub.plan_version.terms(),
-        addons=tuple(a.terms() for a in sub.addons),
-        starts_on=sub.starts_on,
-        last_day=sub.ends_on,
-    )
 
 
 def _check_rollup_period(period_start: date, period_end: date) -> None:
@@ -137,6 +157,9 @@ def request_rollup(period: Any, force: Any = False, actor: User | None = None):
     return enqueue("portal.jobs.invoicing.rollup", period, force, actor.id if actor else None)
 
 
+# --- the run ---------------------------------------------------------------------------------
+
+
 def roll_up_period(period_start: date, period_end: date, force: bool = False,
                    actor: User | None = None, progress: Progress | None = None,
                    job_id: str | None = None) -> RollupResult:
@@ -146,6 +169,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     with it a draft is rebuilt in place. Issued and paid invoices are never touched.
     The run is recorded first (with the job running it), finished last: a run that never
     finishes is found by ``missed_periods`` once its job is gone, and run again.
+    ``progress(done, total)`` is called after each committed chunk.
     """
     _check_rollup_period(period_start, period_end)
     result = RollupResult(period_start)
@@ -156,38 +180,40 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     run_id = run.id
 
     terms, usage = billing_inputs(period_start, period_end)
-    slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id.in_(list(terms)))).all())
+    tenant_ids = sorted(terms)
+    slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug)).all())
+    # Without force, a tenant already invoiced needs no writing at all (one query for all);
+    # a concurrent run that invoices one meanwhile loses to it at the unique index.
+    invoiced = set() if force else set(db.session.scalars(
+        select(Invoice.tenant_id).where(Invoice.period_start == period_start, Invoice.status != VOID)))
+    db.session.rollback()  # end the read's transaction: each chunk is a transaction of its own
 
     rule = tax_rule()
     auto_issue = current_app.config["ROLLUP_AUTO_ISSUE"]
-    # Without force, a tenant already invoiced needs no transaction at all (one query for
-    # all); a concurrent run that invoices one meanwhile is still caught per tenant below.
-    invoiced = set() if force else set(db.session.scalars(
-        select(Invoice.tenant_id).where(Invoice.period_start == period_start, Invoice.status != VOID)))
-    total = len(terms)
+    chunk_size = max(1, int(current_app.config.get("ROLLUP_CHUNK_TENANTS") or CHUNK_TENANTS))
     delay = current_app.config.get("ROLLUP_TENANT_DELAY_SECONDS") or 0
-    for done, tenant_id in enumerate(sorted(terms), start=1):
-        if delay:  # a test hook: slow enough to kill its worker midway
-            clock_time.sleep(delay)
-        if tenant_id in invoiced:
-            result.skipped += 1
-            if progress:
+    total = len(tenant_ids)
+    for first in range(0, total, chunk_size):
+        chunk = tenant_ids[first:first + chunk_size]
+        outcomes: dict[int, tuple[str, int | None, str | None]] = {}
+        plans: dict[int, InvoicePlan] = {}
+        for tenant_id in chunk:
+            if delay:  # a test hook: slow enough to kill its worker midway
+                clock_time.sleep(delay)
+            if tenant_id in invoiced:
+                outcomes[tenant_id] = ("skipped", None, None)
+                continue
+            try:
+                plans[tenant_id] = plan_invoice(period_start, period_end, terms[tenant_id], usage, rule)
+            except BillingError as exc:
+                outcomes[tenant_id] = ("skipped", None, f"{slugs[tenant_id]}: {exc.message}")
+        if plans:
+            outcomes.update(_write_chunk(period_start, period_end, plans, slugs, force, auto_issue))
+        for tenant_id in chunk:
+            result.add(*outcomes[tenant_id])
+        if progress:  # once committed; the reporter itself keeps Redis writes to ~100 a run
+            for done in range(first + 1, first + len(chunk) + 1):
                 progress(done, total)
-            continue
-        try:
-            plan = plan_invoice(period_start, period_end, terms[tenant_id], usage, rule)
-            kind, invoice_id, message = _write_invoice(
-                tenant_id, slugs[tenant_id], period_start, period_end, plan, force, auto_issue)
-        except BillingError as exc:
-            db.session.rollback()
-            kind, invoice_id, message = "skipped", None, f"{slugs[tenant_id]}: {exc.message}"
-        setattr(result, kind, getattr(result, kind) + 1)
-        if invoice_id is not None and kind in ("created", "rebuilt"):
-            result.invoice_ids.append(invoice_id)
-        if message:
-            result.messages.append(message)
-        if progress:
-            progress(done, total)
 
     run = db.session.get(RollupRun, run_id)
     run.created, run.skipped, run.rebuilt = result.created, result.skipped, result.rebuilt
@@ -200,63 +226,152 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     return result
 
 
-def _write_invoice(tenant_id: int, slug: str, period_start, period_end, plan, force, auto_issue):
-    """Create or rebuild one tenant's invoice in its own transaction → (outcome, id, message)."""
-    existing = db.session.scalar(
-        select(Invoice)
-        .where(Invoice.tenant_id == tenant_id, Invoice.period_start == period_start,
-               Invoice.status != VOID)
-        .with_for_update()
-    )
-    if existing is not None:
-        if not force:
-            db.session.rollback()
-            return "skipped", existing.id, None
-        if existing.status != DRAFT:
-            label = existing.number or existing.id
-            # Only an issued invoice with no money against it can be voided; anything else is
-            # corrected with a credit note (the contract's two ways back).
-            voidable = existing.status == ISSUED and not (
-                existing.amount_paid_cents or existing.amount_credited_cents
-                or existing.credit_applied_cents)
-            db.session.rollback()
-            return ("skipped", existing.id,
-                    f"{slug}: invoice {label} is {existing.status}; issued and paid invoices are "
-                    "never rebuilt (" + ("void it first to bill the period again" if voidable
-                                         else "correct it with a credit note") + ")")
-        db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == existing.id))
-        invoice, outcome = existing, "rebuilt"
-    else:
-        invoice = Invoice(tenant_id=tenant_id, period_start=period_start, period_end=period_end,
-                          status=DRAFT)
-        db.session.add(invoice)
-        outcome = "created"
-    invoice.currency = plan.currency
-    invoice.subtotal_cents = plan.subtotal_cents
-    invoice.tax_cents = plan.tax_cents
-    invoice.total_cents = plan.total_cents
-    invoice.built_at = utcnow()
-    try:
-        db.session.flush()
-    except IntegrityError:  # a concurrent rollup created this tenant's invoice first
-        db.session.rollback()
-        return "skipped", None, None
-    db.session.add_all(
-        InvoiceLine(invoice_id=invoice.id, position=position, kind=line.kind,
-                    deployment_id=line.deployment_id, resource_kind=line.resource_kind,
-                    description=line.description, qty=line.qty, unit=line.unit,
-                    unit_price_cents=line.unit_price_cents, amount_cents=line.amount_cents)
-        for position, line in enumerate(plan.lines, start=1)
-    )
+def _write_chunk(period_start: date, period_end: date, plans: dict[int, InvoicePlan],
+                 slugs: dict[int, str], force: bool, auto_issue: bool
+                 ) -> dict[int, tuple[str, int | None, str | None]]:
+    """Write one chunk's planned invoices in one transaction → tenant → (outcome, id, message).
+
+    Forced, the chunk's live invoices of the period are locked first: drafts are rebuilt in
+    place (lines deleted and written again, totals updated), anything else is left as it is
+    with a message. Every tenant still without a live invoice gets one by a single
+    ``INSERT … ON CONFLICT DO NOTHING RETURNING``: a tenant a concurrent run invoiced first
+    returns no row and counts as skipped. The lines of every written invoice go in one
+    statement."""
+    outcomes: dict[int, tuple[str, int | None, str | None]] = {}
+    now = utcnow()
+    rebuilt: dict[int, int] = {}  # tenant → draft id
+    if force:
+        live = db.session.execute(
+            select(Invoice.id, Invoice.tenant_id, Invoice.status, Invoice.number,
+                   Invoice.amount_paid_cents, Invoice.amount_credited_cents,
+                   Invoice.credit_applied_cents)
+            .where(Invoice.tenant_id.in_(sorted(plans)), Invoice.period_start == period_start,
+                   Invoice.status != VOID)
+            .order_by(Invoice.tenant_id).with_for_update()).all()
+        for row in live:
+            if row.status == DRAFT:
+                rebuilt[row.tenant_id] = row.id
+            else:
+                outcomes[row.tenant_id] = ("skipped", row.id, _not_rebuilt(slugs[row.tenant_id], row))
+        if rebuilt:
+            db.session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(rebuilt.values())))
+            _update_totals([(invoice_id, plans[tenant_id]) for tenant_id, invoice_id in rebuilt.items()], now)
+            for tenant_id, invoice_id in rebuilt.items():
+                outcomes[tenant_id] = ("rebuilt", invoice_id, None)
+    new = [tenant_id for tenant_id in sorted(plans) if tenant_id not in outcomes]
+    created = _insert_invoices(period_start, period_end, [(t, plans[t]) for t in new], now)
+    for tenant_id in new:
+        invoice_id = created.get(tenant_id)
+        outcomes[tenant_id] = ("created", invoice_id, None) if invoice_id else ("skipped", None, None)
+    written = {**rebuilt, **created}
+    _insert_lines([(invoice_id, plans[tenant_id]) for tenant_id, invoice_id in sorted(written.items())])
     if auto_issue:
-        issue(invoice)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return "skipped", None, None
-    mail.dispatch()  # an auto-issued invoice's email
-    return outcome, invoice.id, None
+        for tenant_id, invoice_id in sorted(written.items()):
+            issue(db.session.get(Invoice, invoice_id))
+    db.session.commit()
+    if auto_issue:
+        mail.dispatch()  # the auto-issued invoices' email
+    return outcomes
+
+
+def _not_rebuilt(slug: str, invoice) -> str:
+    label = invoice.number or invoice.id
+    # Only an issued invoice with no money against it can be voided; anything else is
+    # corrected with a credit note (the contract's two ways back).
+    voidable = invoice.status == ISSUED and not (
+        invoice.amount_paid_cents or invoice.amount_credited_cents or invoice.credit_applied_cents)
+    return (f"{slug}: invoice {label} is {invoice.status}; issued and paid invoices are never "
+            "rebuilt (" + ("void it first to bill the period again" if voidable
+                           else "correct it with a credit note") + ")")
+
+
+def _postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _insert_invoices(period_start: date, period_end: date, plans: list[tuple[int, InvoicePlan]],
+                     now: datetime) -> dict[int, int]:
+    """New drafts in one statement; the tenants whose row went in → their invoice ids."""
+    if not plans:
+        return {}
+    columns = {"tenant_id": [t for t, _ in plans],
+               "currency": [p.currency for _, p in plans],
+               "subtotal_cents": [p.subtotal_cents for _, p in plans],
+               "tax_cents": [p.tax_cents for _, p in plans],
+               "total_cents": [p.total_cents for _, p in plans]}
+    if _postgresql():
+        rows = db.session.execute(text(
+            "INSERT INTO invoices (tenant_id, period_start, period_end, currency, subtotal_cents,"
+            " tax_cents, total_cents, status, created_at, built_at, amount_paid_cents,"
+            " amount_credited_cents, credit_applied_cents)"
+            " SELECT t, :period_start, :period_end, c, s, x, g, 'draft', :now, :now, 0, 0, 0"
+            " FROM unnest(CAST(:tenant_id AS bigint[]), CAST(:currency AS text[]),"
+            " CAST(:subtotal_cents AS bigint[]), CAST(:tax_cents AS bigint[]),"
+            " CAST(:total_cents AS bigint[])) AS v(t, c, s, x, g)"
+            " ORDER BY t ON CONFLICT DO NOTHING RETURNING tenant_id, id"),
+            {**columns, "period_start": period_start, "period_end": period_end, "now": now})
+        return dict(rows.all())
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    table = Invoice.__table__
+    values = [{"tenant_id": t, "period_start": period_start, "period_end": period_end,
+               "currency": p.currency, "subtotal_cents": p.subtotal_cents,
+               "tax_cents": p.tax_cents, "total_cents": p.total_cents, "status": DRAFT,
+               "created_at": now, "built_at": now, "amount_paid_cents": 0,
+               "amount_credited_cents": 0, "credit_applied_cents": 0} for t, p in plans]
+    created = {}
+    for row in values:  # SQLite (the one-person demo): no concurrent run to race
+        got = db.session.execute(sqlite_insert(table).values(row).on_conflict_do_nothing()
+                                 .returning(table.c.tenant_id, table.c.id)).first()
+        if got:
+            created[got[0]] = got[1]
+    return created
+
+
+def _update_totals(drafts: list[tuple[int, InvoicePlan]], now: datetime) -> None:
+    """Rebuilt drafts' totals in one statement."""
+    if _postgresql():
+        db.session.execute(text(
+            "UPDATE invoices SET currency = v.c, subtotal_cents = v.s, tax_cents = v.x,"
+            " total_cents = v.g, built_at = :now"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:currency AS text[]),"
+            " CAST(:subtotal AS bigint[]), CAST(:tax AS bigint[]), CAST(:total AS bigint[]))"
+            " AS v(id, c, s, x, g) WHERE invoices.id = v.id"),
+            {"ids": [i for i, _ in drafts], "currency": [p.currency for _, p in drafts],
+             "subtotal": [p.subtotal_cents for _, p in drafts],
+             "tax": [p.tax_cents for _, p in drafts],
+             "total": [p.total_cents for _, p in drafts], "now": now})
+        return
+    table = Invoice.__table__
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("draft_id"))
+        .values(currency=bindparam("c"), subtotal_cents=bindparam("s"), tax_cents=bindparam("x"),
+                total_cents=bindparam("g"), built_at=now),
+        [{"draft_id": i, "c": p.currency, "s": p.subtotal_cents, "x": p.tax_cents,
+          "g": p.total_cents} for i, p in drafts])
+
+
+LINE_COLUMNS = ("invoice_id", "position", "kind", "deployment_id", "resource_kind",
+                "description", "qty", "unit", "unit_price_cents", "amount_cents")
+LINE_TYPES = ("bigint", "integer", "text", "bigint", "text", "text", "numeric", "text",
+              "bigint", "bigint")
+
+
+def _insert_lines(invoices: list[tuple[int, InvoicePlan]]) -> None:
+    """Every line of the given invoices in one statement (an array per column on PostgreSQL)."""
+    rows = [(invoice_id, position, line.kind, line.deployment_id, line.resource_kind,
+             line.description, line.qty, line.unit, line.unit_price_cents, line.amount_cents)
+            for invoice_id, plan in invoices
+            for position, line in enumerate(plan.lines, start=1)]
+    if not rows:
+        return
+    if _postgresql():
+        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in zip(LINE_COLUMNS, LINE_TYPES))
+        db.session.execute(
+            text(f"INSERT INTO invoice_lines ({', '.join(LINE_COLUMNS)}) SELECT * FROM unnest({arrays})"),
+            {name: list(values) for name, values in zip(LINE_COLUMNS, zip(*rows))})
+        return
+    db.session.execute(insert(InvoiceLine.__table__), [dict(zip(LINE_COLUMNS, row)) for row in rows])
 
 
 def _line_key(line) -> tuple:

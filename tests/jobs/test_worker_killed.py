@@ -29,7 +29,8 @@ TENANTS = 24
 def _worker(redis_url: str, *args: str, delay: float = 0.0) -> subprocess.Popen:
     env = {**os.environ, "TZ": "UTC", "DATABASE_URL": TEST_DATABASE_URL, "REDIS_URL": redis_url,
            "RQ_QUEUE": "portal-tests", "WORKER_HEARTBEAT_SECONDS": "1", "SECRET_KEY": "test",
-           "PORTAL_TEST_ROLLUP_DELAY": str(delay)}
+           "PORTAL_TEST_ROLLUP_DELAY": str(delay),
+           "ROLLUP_CHUNK_TENANTS": "2"}  # commits every two tenants: killed midway, some are in
     return subprocess.Popen([sys.executable, "worker.py", *args], cwd=ROOT, env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
