@@ -3,6 +3,7 @@
 It prices a quote (projected usage) and an invoice (metered usage) alike.
 """
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -62,6 +63,13 @@ def sum_lines(lines: Iterable[Line]) -> int:
 
 def recurring_lines(plan: PlanTerms, addons: Iterable[AddonTerms]) -> tuple[Line, ...]:
     """One plan_base line and one addon line per addon, each a full month."""
+    return _recurring_lines(plan, tuple(addons))
+
+
+@lru_cache(maxsize=1024)
+def _recurring_lines(plan: PlanTerms, addons: tuple[AddonTerms, ...]) -> tuple[Line, ...]:
+    # Terms and lines are frozen: a month-end over thousands of subscriptions to a handful of
+    # plans builds each plan's lines once.
     lines = [
         Line(
             kind=PLAN_BASE,
@@ -110,6 +118,11 @@ def allowance(item: PlanItemTerms, addons: Iterable[AddonTerms],
     return Fraction(whole) * fraction
 
 
+@lru_cache(maxsize=1024)
+def _whole_allowance(item: PlanItemTerms, addons: tuple[AddonTerms, ...]) -> Fraction:
+    return allowance(item, addons)
+
+
 def overage_lines(
     plan: PlanTerms,
     addons: Iterable[AddonTerms],
@@ -122,8 +135,8 @@ def overage_lines(
     lines = []
     for item in plan.items:
         used = Fraction(usage.get(item.resource_kind, 0))
-        full = allowance(item, addons)
-        allowed = full * fraction
+        full = _whole_allowance(item, addons)
+        allowed = full if fraction == 1 else full * fraction
         over = max(Fraction(0), used - allowed)
         if item.hard_cap_qty is not None:
             over = min(over, Fraction(item.hard_cap_qty))
@@ -148,6 +161,7 @@ def overage_lines(
     return tuple(lines)
 
 
+@lru_cache(maxsize=1024)
 def _allowance_text(full: Fraction, fraction: Fraction, unit: str) -> str:
     """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
     "32.26 GB allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""

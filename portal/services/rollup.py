@@ -9,6 +9,7 @@ number of tenants. Two rollups of one period at once are safe: the partial uniqu
 other counts that tenant as skipped. A forced run locks the period's live invoices of its chunk
 and rebuilds drafts only.
 """
+import json
 import time as clock_time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -353,25 +354,31 @@ def _update_totals(drafts: list[tuple[int, InvoicePlan]], now: datetime) -> None
 
 LINE_COLUMNS = ("invoice_id", "position", "kind", "deployment_id", "resource_kind",
                 "description", "qty", "unit", "unit_price_cents", "amount_cents")
-LINE_TYPES = ("bigint", "integer", "text", "bigint", "text", "text", "numeric", "text",
-              "bigint", "bigint")
+# The lines travel as one JSON array of rows (json.dumps is C; psycopg would dump ten Python
+# lists element by element), typed back by json_to_recordset; qty as text, exact.
+LINES_FROM_JSON = text(
+    f"INSERT INTO invoice_lines ({', '.join(LINE_COLUMNS)})"
+    f" SELECT {', '.join(LINE_COLUMNS)} FROM json_to_recordset(CAST(:rows AS json)) AS r("
+    "invoice_id bigint, position integer, kind text, deployment_id bigint, resource_kind text,"
+    " description text, qty numeric, unit text, unit_price_cents bigint, amount_cents bigint)")
 
 
 def _insert_lines(invoices: list[tuple[int, InvoicePlan]]) -> None:
-    """Every line of the given invoices in one statement (an array per column on PostgreSQL)."""
-    rows = [(invoice_id, position, line.kind, line.deployment_id, line.resource_kind,
-             line.description, line.qty, line.unit, line.unit_price_cents, line.amount_cents)
+    """Every line of the given invoices in one statement."""
+    rows = [dict(zip(LINE_COLUMNS, (
+                invoice_id, position, line.kind, line.deployment_id, line.resource_kind,
+                line.description, str(line.qty), line.unit, line.unit_price_cents,
+                line.amount_cents)))
             for invoice_id, plan in invoices
             for position, line in enumerate(plan.lines, start=1)]
     if not rows:
         return
     if _postgresql():
-        arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in zip(LINE_COLUMNS, LINE_TYPES))
-        db.session.execute(
-            text(f"INSERT INTO invoice_lines ({', '.join(LINE_COLUMNS)}) SELECT * FROM unnest({arrays})"),
-            {name: list(values) for name, values in zip(LINE_COLUMNS, zip(*rows))})
+        db.session.execute(LINES_FROM_JSON, {"rows": json.dumps(rows)})
         return
-    db.session.execute(insert(InvoiceLine.__table__), [dict(zip(LINE_COLUMNS, row)) for row in rows])
+    for row in rows:
+        row["qty"] = Decimal(row["qty"])
+    db.session.execute(insert(InvoiceLine.__table__), rows)
 
 
 def _line_key(line) -> tuple:
