@@ -170,7 +170,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     with it a draft is rebuilt in place. Issued and paid invoices are never touched.
     The run is recorded first (with the job running it), finished last: a run that never
     finishes is found by ``missed_periods`` once its job is gone, and run again.
-    ``progress(done, total)`` is called after each committed chunk.
+    ``progress(done, total)`` is called for each tenant once its chunk is committed.
     """
     _check_rollup_period(period_start, period_end)
     result = RollupResult(period_start)
