@@ -18,7 +18,7 @@ def _filters(user) -> dict:
 
 LIST = ListView("credit_notes.index", "credit_notes.summary", "credit_notes/index.html",
                 "credit_notes/_rows.html", credit_notes.CREDIT_NOTE_SORTS,
-                credit_notes.credit_note_query, credit_notes.credit_note_totals, _filters,
+                credit_notes.credit_note_query, credit_notes.list_totals, _filters,
                 ("credit note", "credit notes"), sums=(("total", "credited"),),
                 events=("invoice-changed",))
 

@@ -31,7 +31,7 @@ def _filters(user) -> dict:
 
 
 LIST = ListView("invoices.index", "invoices.summary", "invoices/index.html", "invoices/_rows.html",
-                invoices.INVOICE_SORTS, invoices.invoice_query, invoices.invoice_totals, _filters,
+                invoices.INVOICE_SORTS, invoices.invoice_query, invoices.list_totals, _filters,
                 ("invoice", "invoices"), sums=(("total", "total"), ("due", "due")),
                 events=("invoice-changed",))
 

@@ -267,7 +267,7 @@ def list_credit_notes(user: User, cursor=None, page: int | None = None, per_page
     return keyset_page(credit_note_query(user, **filters), keyset, cursor, page, per_page)
 
 
-def credit_note_totals(query):
+def list_totals(query):
     return totals(query, CREDIT_NOTE_SUMS)
 
 

@@ -260,7 +260,7 @@ def _due(c):
 INVOICE_SUMS = {"total": lambda c: case((c.status != VOID, c.total_cents), else_=0), "due": _due}
 
 
-def invoice_totals(query):
+def list_totals(query):
     return totals(query, INVOICE_SUMS)
 
 
