@@ -300,6 +300,8 @@ def totals(query: Select, sums: dict) -> Totals:
     """One aggregate over the list's filtered query (its order dropped): the count and, per
     currency, each of ``sums`` (``name -> function of the query's columns`` giving cents)."""
     sub = query.order_by(None).subquery()
+    if not sums:  # a list without money: how many
+        return Totals(db.session.scalar(select(func.count()).select_from(sub)), [])
     named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
     rows = db.session.execute(select(sub.c.currency, func.count().label("n"), *named)
                               .group_by(sub.c.currency).order_by(sub.c.currency)).all()

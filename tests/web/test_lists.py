@@ -238,3 +238,62 @@ def test_credit_notes_sort_by_total_with_totals(admin_browser, listed):
     assert ids == [n.id for n in sorted(notes, key=lambda n: (n.total_cents, n.id), reverse=True)]
     assert _summary(admin_browser, seen[1]) == ("4 credit notes · $12.00 AUD credited · "
                                                 "4–4 of 4, page 2 of 2")
+
+
+def _cells(html: str, n: int) -> list[str]:
+    """The text of column ``n`` (from 1) of each body row."""
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", "", re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)[n - 1])
+                     .split()) for r in rows]
+
+
+def test_users_search_by_email_and_sort_both_ways(admin_browser, listed):
+    tenants, _ = listed
+    for i in range(5):
+        make_user(role=TENANT_ADMIN, tenant=tenants["acme"], email=f"u{i}@acme.example")
+    make_user(role=TENANT_ADMIN, tenant=tenants["globex"], email="boss@globex.example")
+    everyone = sorted([ADMIN, "boss@globex.example"] + [f"u{i}@acme.example" for i in range(5)])
+    seen, url = [], "/users/?per_page=3"
+    while url:
+        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
+        seen += _cells(html, 1)
+        url = _link(html, "Older →")
+    assert seen == everyone  # A to Z by default, across three pages
+    down, aria = _header(admin_browser.get("/users/", htmx=True).get_data(as_text=True), "Email")
+    assert aria == "ascending" and "sort=-email" in down
+    seen, url = [], down + "&per_page=3"
+    while url:
+        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
+        seen += _cells(html, 1)
+        url = _link(html, "Next →")
+    assert seen == everyone[::-1]
+    html = admin_browser.get("/users/?email=ACME.ex", htmx=True).get_data(as_text=True)
+    assert _cells(html, 1) == [f"u{i}@acme.example" for i in range(5)]
+    assert _summary(admin_browser, "/users/summary?email=acme.ex&per_page=2&page=2") == (
+        "5 users · 3–4 of 5, page 2 of 3")
+    assert _summary(admin_browser, "/users/summary?email=%25") == "0 users"  # a literal %
+
+
+def test_a_tenant_admin_counts_only_its_own_users(browser, listed):
+    tenants, _ = listed
+    make_user(role=TENANT_ADMIN, tenant=tenants["globex"], email="boss@globex.example")
+    make_user(role=TENANT_ADMIN, tenant=tenants["acme"], email="a@acme.example")
+    browser.login("boss@globex.example")
+    html = browser.get("/users/?email=example", htmx=True).get_data(as_text=True)
+    assert _cells(html, 1) == ["boss@globex.example"]
+    assert _summary(browser, html) == "1 user · 1–1 of 1, page 1 of 1"
+
+
+def test_tenants_search_and_sort(admin_browser, listed):
+    html = admin_browser.get("/tenants/", htmx=True).get_data(as_text=True)
+    assert _cells(html, 1) == ["Acme", "Globex", "Yankee"]
+    url, aria = _header(html, "Slug")
+    assert aria is None and "sort=slug" in url
+    down, _ = _header(admin_browser.get(url, htmx=True).get_data(as_text=True), "Slug")
+    assert _cells(admin_browser.get(down, htmx=True).get_data(as_text=True), 2) == [
+        "yankee", "globex", "acme"]
+    assert _cells(admin_browser.get("/tenants/?q=lob", htmx=True).get_data(as_text=True), 1) == [
+        "Globex"]
+    assert _summary(admin_browser, "/tenants/summary?q=e") == "3 tenants · 1–3 of 3, page 1 of 1"
+    assert admin_browser.get("/tenants/?sort=abn").status_code == 422
