@@ -53,8 +53,8 @@ def tenants_query(actor: User | None = None, search: str | None = None):
     return query
 
 
-def tenant_totals(query):
-    return totals(query, {})
+def tenant_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
 
 
 def user_by_email(email: str) -> User | None:

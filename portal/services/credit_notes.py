@@ -267,8 +267,8 @@ def list_credit_notes(user: User, cursor=None, page: int | None = None, per_page
     return keyset_page(credit_note_query(user, **filters), keyset, cursor, page, per_page)
 
 
-def list_totals(query):
-    return totals(query, CREDIT_NOTE_SUMS)
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, CREDIT_NOTE_SUMS, keyset, cursor)
 
 
 def for_invoice(invoice: Invoice) -> list[CreditNote]:

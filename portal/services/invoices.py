@@ -260,8 +260,8 @@ def _due(c):
 INVOICE_SUMS = {"total": lambda c: case((c.status != VOID, c.total_cents), else_=0), "due": _due}
 
 
-def list_totals(query):
-    return totals(query, INVOICE_SUMS)
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, INVOICE_SUMS, keyset, cursor)
 
 
 def grouped_lines(invoice: Invoice):

@@ -190,13 +190,6 @@ def parse_keyset_args(args, keyset: Keyset) -> tuple[Cursor | None, int | None, 
     return parse_cursor(raw_cursor, keyset), None, per_page
 
 
-def _before_after(keyset: Keyset, cursor_key: tuple, forward: bool):
-    """Rows strictly after ``cursor_key`` in the list's order (forward) or strictly before."""
-    columns = tuple_(*(column for column, _ in keyset.columns))
-    key = tuple_(*cursor_key)
-    return (columns < key) if forward == keyset.descending else (columns > key)
-
-
 def _ordered(query: Select, keyset: Keyset, reverse: bool = False) -> Select:
     descending = keyset.descending != reverse
     return query.order_by(*(c.desc() if descending else c.asc() for c, _ in keyset.columns))
@@ -258,7 +251,48 @@ def keyset_page(query: Select, keyset: Keyset, cursor: Cursor | None = None,
     return KeysetPage(rows, older, newer)
 
 
-# --- where a page sits, and what the filters select ------------------------------------------
+# --- what the filters select, and where a page sits in it ------------------------------------
+
+def _before_after(keyset: Keyset, cursor_key: tuple, forward: bool, columns=None):
+    """Rows strictly after ``cursor_key`` in the list's order (forward) or strictly before.
+    ``columns``: the same columns of a subquery, when the clause is on one."""
+    columns = tuple_(*(columns or [column for column, _ in keyset.columns]))
+    key = tuple_(*cursor_key)
+    return (columns < key) if forward == keyset.descending else (columns > key)
+
+
+@dataclass
+class Totals:
+    """What a list's filters select: how many rows, sums per currency, and how many rows come
+    before the page asked for (the cursor's side of it)."""
+    count: int
+    by_currency: list  # of (currency, {name: cents})
+    counted_before: int = 0
+
+
+def totals(query: Select, sums: dict, keyset: Keyset | None = None,
+           cursor: Cursor | None = None) -> Totals:
+    """One aggregate over the list's filtered query (its order dropped), one scan: the count,
+    per currency each of ``sums`` (``name -> function of the query's columns`` giving cents),
+    and with a cursor the rows before it (``count(*) FILTER``, for :func:`position`)."""
+    sub = query.order_by(None).subquery()
+    columns = [func.count().label("n")]
+    if cursor is not None:
+        on_sub = [sub.c[column.key] for column, _ in keyset.columns]
+        before = (_before_after(keyset, cursor.key, forward=False, columns=on_sub)
+                  if cursor.direction == NEWER else
+                  ~_before_after(keyset, cursor.key, forward=True, columns=on_sub))
+        columns.append(func.count().filter(before).label("before"))
+    if not sums:  # a list without money: how many
+        row = db.session.execute(select(*columns).select_from(sub)).one()
+        return Totals(row.n, [], getattr(row, "before", 0))
+    named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
+    rows = db.session.execute(select(sub.c.currency, *columns, *named)
+                              .group_by(sub.c.currency).order_by(sub.c.currency)).all()
+    return Totals(sum(row.n for row in rows),
+                  [(row.currency, {name: int(getattr(row, name)) for name in sums}) for row in rows],
+                  sum(getattr(row, "before", 0) for row in rows))
+
 
 @dataclass
 class Position:
@@ -269,44 +303,22 @@ class Position:
     pages: int
 
 
-def position(query: Select, keyset: Keyset, cursor: Cursor | None, page: int | None,
-             per_page: int, total: int) -> Position:
-    """"51–100 of 1,234, page 2 of 25" for the page ``cursor`` (or ``page``) shows: one count
-    of the rows before it, read from the order's index. Kept out of the list's own query."""
+def position(found: Totals, cursor: Cursor | None, page: int | None, per_page: int) -> Position:
+    """"51–100 of 1,234, page 2 of 25" for the page ``cursor`` (or ``page``) shows, from
+    :func:`totals` (the rows before the cursor). Kept out of the list's own query."""
+    total = found.count
     pages = max(1, math.ceil(total / per_page))
     if cursor is None:
         before = ((page or 1) - 1) * per_page
+        last = min(before + per_page, total)
+    elif cursor.direction == NEWER:  # the page is the per_page rows just before the cursor
+        before = max(0, found.counted_before - per_page)
+        last = found.counted_before
     else:
-        sub = query.order_by(None).where(
-            _before_after(keyset, cursor.key, forward=False)
-            if cursor.direction == NEWER else
-            ~_before_after(keyset, cursor.key, forward=True)).subquery()
-        counted = db.session.scalar(select(func.count()).select_from(sub))
-        before = max(0, counted - per_page) if cursor.direction == NEWER else counted
+        before = found.counted_before
+        last = min(before + per_page, total)
     first = min(before + 1, total) if total else 0
-    last = min(before + per_page, total) if cursor is None or cursor.direction == OLDER else min(
-        before + per_page, counted)
     return Position(first, last, total, min(pages, before // per_page + 1), pages)
-
-
-@dataclass
-class Totals:
-    """What a list's filters select: how many rows, and sums per currency."""
-    count: int
-    by_currency: list  # of (currency, {name: cents})
-
-
-def totals(query: Select, sums: dict) -> Totals:
-    """One aggregate over the list's filtered query (its order dropped): the count and, per
-    currency, each of ``sums`` (``name -> function of the query's columns`` giving cents)."""
-    sub = query.order_by(None).subquery()
-    if not sums:  # a list without money: how many
-        return Totals(db.session.scalar(select(func.count()).select_from(sub)), [])
-    named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
-    rows = db.session.execute(select(sub.c.currency, func.count().label("n"), *named)
-                              .group_by(sub.c.currency).order_by(sub.c.currency)).all()
-    return Totals(sum(row.n for row in rows),
-                  [(row.currency, {name: int(getattr(row, name)) for name in sums}) for row in rows])
 
 
 def pager_links(endpoint: str, found: KeysetPage) -> dict:

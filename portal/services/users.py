@@ -139,5 +139,5 @@ def users_query(actor: User, tenant_slug: str | None = None, email: str | None =
     return query
 
 
-def list_totals(query):
-    return totals(query, {})
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
