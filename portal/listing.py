@@ -38,9 +38,9 @@ class ListView:
     def render(self, **context):
         """The page (or, for HTMX, its rows fragment): 422 with the messages for bad input."""
         user = current_actor()
-        filters = self.filters(user)
-        errors, found, sort = {}, KeysetPage([], None, None), self.sorts.default
+        errors, found, sort, filters = {}, KeysetPage([], None, None), self.sorts.default, {}
         try:
+            filters = self.filters(user)
             args = parse_list_args(request.args, self.sorts)
             sort = args.sort
             found = keyset_page(self.query(user, **filters), args.keyset, args.cursor, args.page,
