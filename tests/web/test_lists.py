@@ -297,3 +297,39 @@ def test_tenants_search_and_sort(admin_browser, listed):
         "Globex"]
     assert _summary(admin_browser, "/tenants/summary?q=e") == "3 tenants · 1–3 of 3, page 1 of 1"
     assert admin_browser.get("/tenants/?sort=abn").status_code == 422
+
+
+def test_inventory_sorts_by_name_both_ways_and_searches(admin_browser, listed):
+    from datetime import datetime, timezone
+
+    from portal.models.provider import ProviderResource
+
+    seen_at = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    names = ["web-b", "Web-a", "db-1", "web-c", "cache"]
+    db.session.add_all([ProviderResource(
+        provider="demo", kind="volume" if n.startswith("db") else "droplet", provider_id=f"p{i}",
+        name=n, region="syd1", size="s-1", status="active", tags=[], recorded_size="s-1",
+        last_seen_at=seen_at) for i, n in enumerate(names)])
+    db.session.flush()
+    ordered = db.session.execute(
+        db.select(ProviderResource.name).order_by(ProviderResource.name, ProviderResource.id)
+    ).scalars().all()  # the database's collation decides where "Web-a" sorts
+    seen, url = [], "/provider/inventory?per_page=2"
+    while url:
+        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
+        seen += _cells(html, 2)
+        url = _link(html, "Older →")
+    assert seen == ordered
+    down, aria = _header(admin_browser.get("/provider/inventory", htmx=True).get_data(as_text=True),
+                         "Name")
+    assert aria == "ascending"
+    seen, url = [], down + "&per_page=2"
+    while url:
+        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
+        seen += _cells(html, 2)
+        url = _link(html, "Next →")
+    assert seen == ordered[::-1]
+    html = admin_browser.get("/provider/inventory?q=WEB&sort=name", htmx=True).get_data(as_text=True)
+    assert sorted(_cells(html, 2)) == sorted(["web-b", "Web-a", "web-c"])
+    assert _summary(admin_browser, "/provider/inventory/summary?q=web&per_page=2") == (
+        "3 resources · 1–2 of 3, page 1 of 2")
