@@ -21,7 +21,7 @@ from ..models.invoices import ISSUED, PAID, Counter
 from ..permissions import check
 from . import audit, mail, webhooks
 from .invoices import get_invoice, request_pdf, tenant_match
-from .paging import PER_PAGE, Sorts, keyset_page, totals
+from .paging import CENTS, PER_PAGE, Sorts, keyset_page, totals
 from .payments import (
     apply_credit_balance,
     lock_invoice,
@@ -237,7 +237,7 @@ def get_credit_note(user: User, credit_note_id: int) -> CreditNote:
 # Newest first by id (numbers are issued in id order): the primary key, or
 # ix_credit_notes_tenant_id_id for one tenant, serves every page.
 # Newest first by id (the gap-free number's order); by total from ix_credit_notes_total_id.
-CREDIT_NOTE_SORTS = Sorts({"number": (CreditNote.id, int), "total": (CreditNote.total_cents, int)},
+CREDIT_NOTE_SORTS = Sorts({"number": (CreditNote.id, int), "total": (CreditNote.total_cents, CENTS)},
                           "-number", CreditNote.id)
 CREDIT_NOTE_ORDER = CREDIT_NOTE_SORTS.keyset(CREDIT_NOTE_SORTS.default)
 CREDIT_NOTE_SUMS = {"total": lambda c: c.total_cents}

@@ -18,7 +18,7 @@ from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
 from . import audit, mail, webhooks
-from .paging import PER_PAGE, Sorts, keyset_page, totals
+from .paging import CENTS, PER_PAGE, Sorts, keyset_page, totals
 from .scoping import get_visible, scoped
 from .validation import FieldError, month
 
@@ -178,7 +178,7 @@ def overdue_clause(on: date):
 # Lists of invoices are newest period first and, within a period, newest first: a stable
 # order with a unique last key, read from ix_invoices_period_id / ix_invoices_tenant_period_id.
 # By total: ix_invoices_total_id / ix_invoices_tenant_total_id.
-INVOICE_SORTS = Sorts({"period": (Invoice.period_start, date), "total": (Invoice.total_cents, int)},
+INVOICE_SORTS = Sorts({"period": (Invoice.period_start, date), "total": (Invoice.total_cents, CENTS)},
                       "-period", Invoice.id)
 INVOICE_ORDER = INVOICE_SORTS.keyset(INVOICE_SORTS.default)
 MAX_TENANT_SEARCH = 64

@@ -28,6 +28,8 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000
 MAX_KEY = 2**31 - 1  # the database's integer keys
+MAX_CENTS = 2**63 - 1  # its BIGINT amounts
+CENTS = "cents"  # a Keyset column type: an amount in cents (BIGINT, may be negative)
 
 
 def parse_page(args) -> tuple[int, int]:
@@ -77,7 +79,7 @@ class Keyset:
     ascending, the last one unique. ``name`` is the sort it serves, written into its cursors
     so a cursor of one order is refused by another; "" for the list's default order (whose
     cursors read ``o.2026-04-01.1234``)."""
-    columns: tuple  # of (column, type), type date, int or str
+    columns: tuple  # of (column, type), type date, int (a key), CENTS or str
     descending: bool = True
     name: str = ""
 
@@ -159,6 +161,10 @@ def parse_cursor(raw: str, keyset: Keyset) -> Cursor:
                 if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                     raise ValueError(text)
                 key.append(date.fromisoformat(text))
+            elif kind is CENTS:  # a money column: BIGINT, and may be negative
+                if not re.fullmatch(r"-?[0-9]{1,19}", text) or abs(int(text)) > MAX_CENTS:
+                    raise ValueError(text)
+                key.append(int(text))
             else:
                 if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_KEY:
                     raise ValueError(text)

@@ -333,3 +333,17 @@ def test_inventory_sorts_by_name_both_ways_and_searches(admin_browser, listed):
     assert sorted(_cells(html, 2)) == sorted(["web-b", "Web-a", "web-c"])
     assert _summary(admin_browser, "/provider/inventory/summary?q=web&per_page=2") == (
         "3 resources · 1–2 of 3, page 1 of 2")
+
+
+def test_a_total_beyond_an_int_key_and_a_negative_one_still_page(admin_browser, listed):
+    tenants, made = listed
+    for invoice, cents in ((made[0], 2**40), (made[1], -700)):  # BIGINT; a negative adjustment
+        invoice.subtotal_cents = invoice.total_cents = cents
+    db.session.flush()
+    ids, _ = _walk(admin_browser, "/invoices/?per_page=1&sort=-total")
+    assert ids == [i.id for i in sorted(made, key=lambda i: (i.total_cents, i.id), reverse=True)]
+    ids, _ = _walk(admin_browser, "/invoices/?per_page=2&sort=total")
+    assert ids == [i.id for i in sorted(made, key=lambda i: (i.total_cents, i.id))]
+    for bad in ("o.-total.99999999999999999999.1", "o.-total.--5.1", "o.-total.5.-1"):
+        r = admin_browser.get("/invoices/", query_string={"sort": "-total", "cursor": bad})
+        assert r.status_code == 422, bad
