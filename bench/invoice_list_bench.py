@@ -73,15 +73,32 @@ def build() -> str:
         SELECT 'ARC-' || lpad((row_number() OVER (ORDER BY m, hashint4(t.id)))::text, 7, '0'),
                t.id, make_date(2025, 1, 1) + make_interval(months => m),
                make_date(2025, 1, 1) + make_interval(months => m + 1), 'AUD',
-               10000, 1000, 11000, 'issued',
+               (1000 + abs(hashint4(t.id * 16 + m)) % 9000) * 10,
+               1000 + abs(hashint4(t.id * 16 + m)) % 9000,
+               (1000 + abs(hashint4(t.id * 16 + m)) % 9000) * 11, 'issued',  -- totals vary: sortable
                make_date(2025, 1, 2) + make_interval(months => m + 1),
                make_date(2025, 1, 16) + make_interval(months => m + 1), now(), now(), 0, 0, 0
         FROM generate_series(0, :months - 1) AS m CROSS JOIN tenants t
         ORDER BY m, hashint4(t.id)"""), {"months": args.months})
     db.session.commit()
-    db.session.execute(text("ANALYZE"))
-    db.session.commit()
+    # VACUUM as autovacuum would after a bulk load: the visibility map lets the counts read
+    # their index alone.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE invoices"))
+        conn.execute(text("ANALYZE"))
     return token
+
+
+def timed_sql(sql, params, n):
+    """The limit of a case: its bare SQL on one connection (no view, no ORM, no template)."""
+    samples = []
+    with db.engine.connect() as conn:
+        for i in range(n + 5):
+            t0 = time.perf_counter()
+            conn.execute(text(sql), params).all()
+            if i >= 5:
+                samples.append(time.perf_counter() - t0)
+    return samples
 
 
 def p95(samples):
@@ -112,6 +129,9 @@ def main():
         deep = db.session.execute(text(
             "SELECT period_start, id FROM invoices ORDER BY period_start DESC, id DESC "
             "OFFSET :depth - 1 LIMIT 1"), {"depth": args.depth}).one()
+        deep_total = db.session.execute(text(
+            "SELECT total_cents, id FROM invoices ORDER BY total_cents DESC, id DESC "
+            "OFFSET :depth - 1 LIMIT 1"), {"depth": args.depth}).one()
         db.session.remove()
     print(f"data: {count:,} invoices of {args.tenants:,} tenants, PostgreSQL {version}, "
           f"built in {time.perf_counter() - t0:.0f} s; code from {os.path.dirname(portal.__file__)}", flush=True)
@@ -135,10 +155,33 @@ def main():
         ("page fragment deep", browser, f"/invoices/?per_page={PER_PAGE}&{deep_query}", htmx),
         ("full page first", browser, f"/invoices/?per_page={PER_PAGE}", {}),
     ]
+    if args.mode == "cursor":  # sorted by total (its own index), and the totals fragment
+        by_total = f"cursor=o.-total.{deep_total.total_cents}.{deep_total.id}"
+        cases += [
+            ("fragment -total first", browser, f"/invoices/?per_page={PER_PAGE}&sort=-total", htmx),
+            ("fragment -total deep", browser,
+             f"/invoices/?per_page={PER_PAGE}&sort=-total&{by_total}", htmx),
+            ("summary first", browser, f"/invoices/summary?per_page={PER_PAGE}", htmx),
+            ("summary deep", browser, f"/invoices/summary?per_page={PER_PAGE}&{deep_query}", htmx),
+            ("summary one tenant", browser,
+             f"/invoices/summary?per_page={PER_PAGE}&tenant=tenant-00042", htmx),
+        ]
     for name, client, url, headers in cases:
         samples = timed(client, url, headers, args.requests)
         print(f"{name:22} p50 {statistics.median(samples) * 1000:8.1f} ms   p95 {p95(samples):8.1f} ms"
               f"   ({url.split('?')[1][:60]})", flush=True)
+    # Limits, same run: the deep page's bare SQL, and the bare aggregate of every invoice.
+    limits = [
+        ("limit: deep page SQL", "SELECT * FROM invoices WHERE (period_start, id) < (:p, :i) "
+         "ORDER BY period_start DESC, id DESC LIMIT 51", {"p": deep.period_start, "i": deep.id}),
+        ("limit: bare aggregate", "SELECT currency, count(*), sum(total_cents) FROM invoices "
+         "GROUP BY currency", {}),
+    ]
+    with app.app_context():
+        for name, sql, params in limits:
+            samples = timed_sql(sql, params, args.requests)
+            print(f"{name:22} p50 {statistics.median(samples) * 1000:8.1f} ms   p95 "
+                  f"{p95(samples):8.1f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,29 +3,36 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from ..auth import current_actor, requires
 from ..errors import Conflict, ValidationError
-from ..htmx import render_page_or_fragment
+from ..listing import ListView
 from ..services import credit_notes, documents
-from ..services.paging import KeysetPage, pager_links, parse_keyset_args
 
 bp = Blueprint("credit_notes", __name__, url_prefix="/credit-notes")
+
+
+def _filters(user) -> dict:
+    filters = {"invoice": request.args.get("invoice") or None}
+    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
+        filters["tenant_search"] = request.args.get("tenant") or None
+    return filters
+
+
+LIST = ListView("credit_notes.index", "credit_notes.summary", "credit_notes/index.html",
+                "credit_notes/_rows.html", credit_notes.CREDIT_NOTE_SORTS,
+                credit_notes.credit_note_query, credit_notes.list_totals, _filters,
+                ("credit note", "credit notes"), sums=(("total", "credited"),),
+                events=("invoice-changed",))
 
 
 @bp.get("/")
 @requires("invoices.read")
 def index():
-    user = current_actor()
-    filters = {"invoice": request.args.get("invoice") or None}
-    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
-        filters["tenant_search"] = request.args.get("tenant") or None
-    errors, found = {}, KeysetPage([], None, None)
-    try:
-        cursor, page, per_page = parse_keyset_args(request.args, credit_notes.CREDIT_NOTE_ORDER)
-        found = credit_notes.list_credit_notes(user, cursor, page, per_page, **filters)
-    except ValidationError as exc:
-        errors = exc.fields
-    return render_page_or_fragment(
-        "credit_notes/index.html", "credit_notes/_rows.html", status=422 if errors else 200,
-        notes=found.rows, errors=errors, filters=filters, **pager_links("credit_notes.index", found))
+    return LIST.render()
+
+
+@bp.get("/summary")
+@requires("invoices.read")
+def summary():
+    return LIST.summary()
 
 
 @bp.get("/<int:credit_note_id>")

@@ -13,33 +13,42 @@ from ..queue import describe, fetch
 from ..services import credit_notes, documents, invoices, mail, payments
 from ..templating import money
 from ..services import rollup as rollups
-from ..services.paging import KeysetPage, pager_links, parse_keyset_args
+from ..listing import ListView
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
 ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
 
 
+def _filters(user) -> dict:
+    filters = {"period": request.args.get("period") or None,
+               "status": request.args.get("status") or None,
+               "overdue": request.args.get("overdue") or None,
+               "number_search": request.args.get("number") or None}
+    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
+        filters["tenant_search"] = request.args.get("tenant") or None
+    return filters
+
+
+LIST = ListView("invoices.index", "invoices.summary", "invoices/index.html", "invoices/_rows.html",
+                invoices.INVOICE_SORTS, invoices.invoice_query, invoices.list_totals, _filters,
+                ("invoice", "invoices"), sums=(("total", "total"), ("due", "due")),
+                events=("invoice-changed",))
+
+
 @bp.get("/")
 @requires("invoices.read")
 def index():
     user = current_actor()
-    filters = {"period": request.args.get("period") or None,
-               "status": request.args.get("status") or None,
-               "overdue": request.args.get("overdue") or None}
-    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
-        filters["tenant_search"] = request.args.get("tenant") or None
-    errors, found = {}, KeysetPage([], None, None)
-    try:
-        cursor, page, per_page = parse_keyset_args(request.args, invoices.INVOICE_ORDER)
-        found = invoices.list_invoices(user, cursor, page, per_page, **filters)
-    except ValidationError as exc:
-        errors = exc.fields
-    return render_page_or_fragment(
-        "invoices/index.html", "invoices/_rows.html", status=422 if errors else 200,
-        invoices=found.rows, errors=errors, filters=filters, **pager_links("invoices.index", found),
+    return LIST.render(
         states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
         default_period=last_month(), today=today())
+
+
+@bp.get("/summary")
+@requires("invoices.read")
+def summary():
+    return LIST.summary()
 
 
 @bp.post("/rollup")

@@ -15,6 +15,7 @@ from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..htmx import hx_status, is_htmx, render_page_or_fragment
+from ..listing import ListView
 from ..queue import describe, enqueue, fetch
 from ..services import cost_import, deployments, provider, provider_sync
 from ..services.dashboard import cost_vs_revenue
@@ -50,14 +51,29 @@ def index():
 # --- inventory and sync ------------------------------------------------------------------
 
 
+def _inventory_filters(user) -> dict:
+    return {"include_vanished": request.args.get("vanished") == "1",
+            "search": request.args.get("q") or None}
+
+
+INVENTORY = ListView("provider.inventory", "provider.inventory_summary", "provider/inventory.html",
+                     "provider/_inventory_rows.html", provider.INVENTORY_SORTS,
+                     provider.inventory_page_query, provider.inventory_totals, _inventory_filters,
+                     ("resource", "resources"))
+bp.add_app_template_global(deployments.deployment_names, "deployment_names")
+
+
 @bp.get("/inventory")
 @requires("provider.read")
 def inventory():
-    show_vanished = request.args.get("vanished") == "1"
-    resources = provider.inventory(include_vanished=show_vanished)
-    return render_template(
-        "provider/inventory.html", resources=resources, show_vanished=show_vanished,
-        names=deployments.deployment_names(r.deployment_id for r in resources), **_chrome("inventory"))
+    return INVENTORY.render(show_vanished=request.args.get("vanished") == "1",
+                            **_chrome("inventory"))
+
+
+@bp.get("/inventory/summary")
+@requires("provider.read")
+def inventory_summary():
+    return INVENTORY.summary()
 
 
 @bp.post("/sync")

@@ -4,16 +4,32 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from ..auth import current_actor, requires
 from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
+from ..listing import ListView
 from ..models import Tenant
 from ..services import accounts
 
 bp = Blueprint("tenants", __name__, url_prefix="/tenants")
 
 
+def _filters(actor) -> dict:
+    return {"search": request.args.get("q") or None}
+
+
+LIST = ListView("tenants.index", "tenants.summary", "tenants/index.html", "tenants/_rows.html",
+                accounts.TENANT_SORTS, accounts.tenants_query, accounts.tenant_totals, _filters,
+                ("tenant", "tenants"))
+
+
 @bp.get("/")
 @requires("tenants.manage")
 def index():
-    return render_template("tenants/index.html", tenants=accounts.list_tenants())
+    return LIST.render()
+
+
+@bp.get("/summary")
+@requires("tenants.manage")
+def summary():
+    return LIST.summary()
 
 
 NEW_TENANT_FIELDS = ("slug", "name", "billing_name", "billing_address", "billing_email", "abn")

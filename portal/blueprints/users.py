@@ -6,7 +6,7 @@ from ..auth import current_actor, requires
 from ..errors import ValidationError
 from ..models.tenancy import ROLES, TENANT_ROLES
 from ..services import accounts, users
-from ..services.paging import page_of, parse_page
+from ..listing import ListView
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -15,22 +15,28 @@ def _roles(actor):
     return ROLES if actor.is_platform_admin else TENANT_ROLES
 
 
+def _filters(actor) -> dict:
+    return {"tenant_slug": ((request.args.get("tenant") or "").strip() or None)
+            if actor.is_platform_admin else None,
+            "email": request.args.get("email") or None}
+
+
+LIST = ListView("users.index", "users.summary", "users/index.html", "users/_rows.html",
+                users.USER_SORTS, users.users_query, users.list_totals, _filters, ("user", "users"),
+                events=("user-changed",))
+
+
 @bp.get("/")
 @requires("users.manage")
 def index():
     actor = current_actor()
-    tenant = (request.args.get("tenant") or "").strip() if actor.is_platform_admin else ""
-    errors, rows, more, page = {}, [], False, 1
-    try:
-        page, per_page = parse_page(request.args)
-        rows, next_page = page_of(users.users_query(actor, tenant or None), page, per_page)
-        more = next_page is not None
-    except ValidationError as exc:
-        errors = exc.fields
-    return render_template(
-        "users/index.html", users=rows, more=more, page_number=page, errors=errors,
-        tenant=tenant, tenants=accounts.list_tenants() if actor.is_platform_admin else [],
-    ), 422 if errors else 200
+    return LIST.render(tenants=accounts.list_tenants() if actor.is_platform_admin else [])
+
+
+@bp.get("/summary")
+@requires("users.manage")
+def summary():
+    return LIST.summary()
 
 
 @bp.route("/invite", methods=["GET", "POST"])

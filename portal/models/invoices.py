@@ -67,6 +67,9 @@ class Invoice(db.Model):
         # The lists' keyset order (period_start desc, id desc), all tenants and one tenant.
         Index("ix_invoices_period_id", "period_start", "id"),
         Index("ix_invoices_tenant_period_id", "tenant_id", "period_start", "id"),
+        # Sorted by total (?sort=total / -total), all tenants and one tenant.
+        Index("ix_invoices_total_id", "total_cents", "id"),
+        Index("ix_invoices_tenant_total_id", "tenant_id", "total_cents", "id"),
         CheckConstraint(
             "amount_paid_cents >= 0 AND amount_credited_cents >= 0 AND credit_applied_cents >= 0",
             name="settlement_not_negative",

@@ -48,6 +48,8 @@ class CreditNote(db.Model):
         ),
         CheckConstraint("refunded_on IS NULL OR refund_cents > 0", name="refunded_only_if_owed"),
         Index("ix_credit_notes_tenant_id_id", "tenant_id", "id"),  # one tenant's list, by cursor
+        Index("ix_credit_notes_total_id", "total_cents", "id"),  # sorted by total
+        Index("ix_credit_notes_tenant_total_id", "tenant_id", "total_cents", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

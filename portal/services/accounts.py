@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -17,6 +17,7 @@ from ..models import ApiToken, LoginAttempt, Tenant, User
 from ..models.tenancy import PLATFORM_ADMIN, ROLES
 from ..permissions import check
 from . import audit
+from .paging import Sorts, totals
 from .validation import FieldError, Fields, email_address, string_problem, text
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -32,6 +33,28 @@ def tenant_by_slug(slug: str) -> Tenant | None:
 
 def list_tenants() -> list[Tenant]:
     return list(db.session.scalars(select(Tenant).order_by(Tenant.slug)))
+
+
+# The tenants page: by name or slug (A to Z), the id breaking ties (keyset cursors).
+TENANT_SORTS = Sorts({"name": (Tenant.name, str), "slug": (Tenant.slug, str)}, "name", Tenant.id)
+MAX_TENANT_QUERY = 64
+
+
+def tenants_query(actor: User | None = None, search: str | None = None):
+    """Tenants for the tenants page; ``search`` keeps those whose slug starts with it or whose
+    name contains it (any case)."""
+    query = select(Tenant)
+    if search and search.strip():
+        search = search.strip()
+        if len(search) > MAX_TENANT_QUERY:
+            raise ValidationError({"q": f"must be at most {MAX_TENANT_QUERY} characters"})
+        query = query.where(or_(Tenant.slug.startswith(search.lower(), autoescape=True),
+                                Tenant.name.icontains(search, autoescape=True)))
+    return query
+
+
+def tenant_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
 
 
 def user_by_email(email: str) -> User | None:

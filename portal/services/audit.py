@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import AuditEntry, User
+from .paging import Sorts, totals
 
 CLI = "cli"
 SCHEDULER = "scheduler"
@@ -141,6 +142,19 @@ def page_of_entries(filters: dict, before: int | None = None,
     rows = list(db.session.scalars(query.limit(per_page + 1)))
     page = rows[:per_page]
     return page, (page[-1].id if len(rows) > per_page else None)
+
+
+# The audit page: by when (the id's order: entries are appended), newest first or oldest first.
+AUDIT_SORTS = Sorts({"when": (AuditEntry.id, int)}, "-when", AuditEntry.id)
+
+
+def page_query(user=None, **filters) -> Select:
+    """The audit page's rows (platform admins only reach it)."""
+    return entries_query(**filters)
+
+
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
 
 
 def object_types() -> list[str]:

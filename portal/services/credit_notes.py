@@ -21,7 +21,7 @@ from ..models.invoices import ISSUED, PAID, Counter
 from ..permissions import check
 from . import audit, mail, webhooks
 from .invoices import get_invoice, request_pdf, tenant_match
-from .paging import PER_PAGE, Keyset, keyset_page
+from .paging import CENTS, PER_PAGE, Sorts, keyset_page, totals
 from .payments import (
     apply_credit_balance,
     lock_invoice,
@@ -236,7 +236,11 @@ def get_credit_note(user: User, credit_note_id: int) -> CreditNote:
 
 # Newest first by id (numbers are issued in id order): the primary key, or
 # ix_credit_notes_tenant_id_id for one tenant, serves every page.
-CREDIT_NOTE_ORDER = Keyset(((CreditNote.id, int),))
+# Newest first by id (the gap-free number's order); by total from ix_credit_notes_total_id.
+CREDIT_NOTE_SORTS = Sorts({"number": (CreditNote.id, int), "total": (CreditNote.total_cents, CENTS)},
+                          "-number", CreditNote.id)
+CREDIT_NOTE_ORDER = CREDIT_NOTE_SORTS.keyset(CREDIT_NOTE_SORTS.default)
+CREDIT_NOTE_SUMS = {"total": lambda c: c.total_cents}
 
 
 def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str | None = None,
@@ -258,9 +262,13 @@ def credit_note_query(user: User, tenant_slug: str | None = None, invoice: str |
 
 
 def list_credit_notes(user: User, cursor=None, page: int | None = None, per_page: int = PER_PAGE,
-                      **filters):
+                      keyset=CREDIT_NOTE_ORDER, **filters):
     """A page of credit notes (a KeysetPage: rows and the older/newer cursors)."""
-    return keyset_page(credit_note_query(user, **filters), CREDIT_NOTE_ORDER, cursor, page, per_page)
+    return keyset_page(credit_note_query(user, **filters), keyset, cursor, page, per_page)
+
+
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, CREDIT_NOTE_SUMS, keyset, cursor)
 
 
 def for_invoice(invoice: Invoice) -> list[CreditNote]:

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from typing import Any, Mapping
 
 from flask import current_app
-from sqlalchemy import and_, not_, select, update
+from sqlalchemy import and_, case, not_, select, update
 from sqlalchemy.orm import selectinload
 
 from ..billing.proration import next_month_start
@@ -18,7 +18,7 @@ from ..queue import DOCUMENTS, enqueue
 from ..models import Counter, Invoice, InvoiceLine, Tenant, User
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS, ISSUED, PAID, TENANT_VISIBLE, VOID
 from . import audit, mail, webhooks
-from .paging import PER_PAGE, Keyset, keyset_page
+from .paging import CENTS, PER_PAGE, Sorts, keyset_page, totals
 from .scoping import get_visible, scoped
 from .validation import FieldError, month
 
@@ -177,8 +177,12 @@ def overdue_clause(on: date):
 
 # Lists of invoices are newest period first and, within a period, newest first: a stable
 # order with a unique last key, read from ix_invoices_period_id / ix_invoices_tenant_period_id.
-INVOICE_ORDER = Keyset(((Invoice.period_start, date), (Invoice.id, int)))
+# By total: ix_invoices_total_id / ix_invoices_tenant_total_id.
+INVOICE_SORTS = Sorts({"period": (Invoice.period_start, date), "total": (Invoice.total_cents, CENTS)},
+                      "-period", Invoice.id)
+INVOICE_ORDER = INVOICE_SORTS.keyset(INVOICE_SORTS.default)
 MAX_TENANT_SEARCH = 64
+MAX_NUMBER_SEARCH = 32
 
 
 def tenant_match(search: str, tenant_id_column):
@@ -196,7 +200,7 @@ def tenant_match(search: str, tenant_id_column):
 
 def invoice_query(user: User, tenant_slug: str | None = None, period: str | None = None,
                   status: str | None = None, overdue: str | None = None,
-                  tenant_search: str | None = None):
+                  tenant_search: str | None = None, number_search: str | None = None):
     query = (
         select(Invoice)
         .options(selectinload(Invoice.tenant))
@@ -213,6 +217,12 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
             query = query.where(tenant_match(tenant_search, Invoice.tenant_id))
         except ValidationError as exc:
             errors.update(exc.fields)
+    if number_search and number_search.strip():
+        number = number_search.strip().upper()
+        if len(number) > MAX_NUMBER_SEARCH:
+            errors["number"] = f"must be at most {MAX_NUMBER_SEARCH} characters"
+        else:  # the number itself (its unique index), or every number that starts with it
+            query = query.where(Invoice.number.startswith(number, autoescape=True))
     if period:
         try:
             start, _ = parse_period(period)
@@ -234,9 +244,24 @@ def invoice_query(user: User, tenant_slug: str | None = None, period: str | None
 
 
 def list_invoices(user: User, cursor=None, page: int | None = None, per_page: int = PER_PAGE,
-                  **filters):
+                  keyset=INVOICE_ORDER, **filters):
     """A page of invoices (a KeysetPage: rows and the older/newer cursors)."""
-    return keyset_page(invoice_query(user, **filters), INVOICE_ORDER, cursor, page, per_page)
+    return keyset_page(invoice_query(user, **filters), keyset, cursor, page, per_page)
+
+
+def _due(c):
+    """SQL for an invoice row's amount due: ``Invoice.amount_due_cents``'s rule (0 unless issued
+    or paid, never below 0)."""
+    owes = c.total_cents - c.amount_paid_cents - c.amount_credited_cents - c.credit_applied_cents
+    return case((and_(c.status.in_((ISSUED, PAID)), owes > 0), owes), else_=0)
+
+
+# The list's totals: void invoices are counted but their money is not (nothing is owed on them).
+INVOICE_SUMS = {"total": lambda c: case((c.status != VOID, c.total_cents), else_=0), "due": _due}
+
+
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, INVOICE_SUMS, keyset, cursor)
 
 
 def grouped_lines(invoice: Invoice):

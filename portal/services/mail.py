@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from flask import current_app, render_template
 from rq import get_current_job
-from sqlalchemy import event, func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ from ..models.mail import (
     SKIPPED,
 )
 from ..queue import MESSAGES, enqueue
-from .paging import PER_PAGE, page_of
+from .paging import PER_PAGE, Sorts, page_of, totals
 
 DELIVER_JOB = "portal.jobs.mail.deliver"
 RETRY_SECONDS = (30, 120, 600, 1800)  # then the message is marked failed
@@ -433,6 +433,18 @@ def outbox(page: int = 1, per_page: int = PER_PAGE):
     """Every message, newest first: a page of them and the next page's number (or None)."""
     query = select(MailMessage).order_by(MailMessage.created_at.desc(), MailMessage.id.desc())
     return page_of(query, page, per_page)
+
+
+# The outbox page: by when (the id's order), newest first or oldest first.
+OUTBOX_SORTS = Sorts({"when": (MailMessage.id, int)}, "-when", MailMessage.id)
+
+
+def outbox_query(user=None) -> Select:
+    return select(MailMessage)
+
+
+def outbox_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
 
 
 def count_by_status() -> dict[str, int]:

@@ -3,11 +3,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..clock import utcnow
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, ValidationError
 from ..extensions import db
 from ..models import Deployment, DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun, User
 from ..permissions import check
 from . import audit
+from .paging import Sorts, totals
 
 
 def inventory_query(include_vanished: bool = False):
@@ -16,6 +17,25 @@ def inventory_query(include_vanished: bool = False):
     if not include_vanished:
         query = query.where(ProviderResource.vanished_at.is_(None))
     return query
+
+
+# The inventory page: by name (A to Z, the default) or kind, the id breaking ties.
+INVENTORY_SORTS = Sorts({"name": (ProviderResource.name, str), "kind": (ProviderResource.kind, str)},
+                        "name", ProviderResource.id)
+
+
+def inventory_page_query(user=None, include_vanished: bool = False, search: str | None = None):
+    """The inventory page's rows: ``search`` keeps resources whose name contains it."""
+    query = inventory_query(include_vanished)
+    if search and search.strip():
+        if len(search) > 255:
+            raise ValidationError({"q": "must be at most 255 characters"})
+        query = query.where(ProviderResource.name.icontains(search.strip(), autoescape=True))
+    return query
+
+
+def inventory_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)
 
 
 def inventory(include_vanished: bool = False) -> list[ProviderResource]:

@@ -11,12 +11,13 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..models import Tenant, User
 from ..models.tenancy import LINK_INVITE, PLATFORM_ADMIN, ROLES
 from ..permissions import check
 from . import accounts, audit, mail, passwords
+from .paging import Sorts, totals
 from .validation import MAX_ID, Fields, FieldError, email_address
 
 UNUSABLE_PASSWORD = "!invited"  # no "$": werkzeug's check is False for it, whatever is typed
@@ -117,12 +118,26 @@ def deactivate(actor: User, user_id) -> User:
     return accounts.deactivate_user(actor, managed_user(actor, user_id))
 
 
-def users_query(actor: User, tenant_slug: str | None = None) -> Select:
-    """The users ``actor`` may see, by email; admins may narrow to one tenant (slug)."""
+# The users list: by email (A to Z) or role, the id breaking ties (keyset cursors).
+USER_SORTS = Sorts({"email": (User.email, str), "role": (User.role, str)}, "email", User.id)
+MAX_EMAIL_SEARCH = 254
+
+
+def users_query(actor: User, tenant_slug: str | None = None, email: str | None = None) -> Select:
+    """The users ``actor`` may see, by email; admins may narrow to one tenant (slug); ``email``
+    keeps those whose address contains it (any case)."""
     check(actor, "users.manage")
     query = select(User).order_by(User.email)
+    if email and email.strip():
+        if len(email) > MAX_EMAIL_SEARCH:
+            raise ValidationError({"email": f"must be at most {MAX_EMAIL_SEARCH} characters"})
+        query = query.where(User.email.icontains(email.strip(), autoescape=True))
     if tenant_slug:
         query = query.where(User.tenant_id == visible_tenant(actor, tenant_slug).id)
     if not actor.is_platform_admin:
         query = query.where(User.tenant_id == actor.tenant_id)
     return query
+
+
+def list_totals(query, keyset=None, cursor=None):
+    return totals(query, {}, keyset, cursor)

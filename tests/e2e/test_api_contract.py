@@ -151,6 +151,7 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
             "url": f"http://127.0.0.1:{receiver.server_port}/hook",
             "events": ["invoice.voided"]}).json()
         call(tenant, "GET", f"{V1}/invoices", f"{V1}/invoices", 200)
+        call(tenant, "GET", f"{V1}/invoices", f"{V1}/invoices?sort=-total&per_page=2", 200)
         invoices = call(admin, "GET", f"{V1}/invoices", f"{V1}/invoices?status=issued",
                         200).json()["invoices"]
         # Void one with no money against it (the demo's others are part-paid or credited).

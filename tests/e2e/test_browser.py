@@ -325,3 +325,30 @@ def test_a_password_reset_through_the_demo_outbox(browser, signed_in, live_url, 
     expect(gina.locator("header .who")).to_contain_text("gina@example.com")
     assert gina.goto(link).status == 410  # the link worked once
     context.close()
+
+
+def _column_cents(page, index: int) -> list[int]:
+    texts = page.locator(f"#invoice-rows tbody tr td:nth-child({index})").all_inner_texts()
+    return [int("".join(ch for ch in text.split(" ")[0] if ch.isdigit())) for text in texts]
+
+
+def test_clicking_a_header_sorts_the_list_in_place(signed_in, live_url):
+    page = signed_in("admin@example.com")
+    page.goto(f"{live_url}/invoices/")
+    expect(page.locator(".list-summary")).to_contain_text("invoices ·")  # loaded after the rows
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Period")
+    stay_marker(page)
+    page.click("th a:has-text('Total')")
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("Total")
+    totals = _column_cents(page, 7)
+    assert len(totals) >= 3 and totals == sorted(totals, reverse=True), totals
+    page.click("th a:has-text('Total')")
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Total")
+    assert _column_cents(page, 7) == sorted(totals)
+    assert "sort=total" in page.url
+    # a filter change keeps the sort (the hidden input belongs to the filter form)
+    page.select_option("select[name=status]", "issued")
+    page.wait_for_url(lambda url: "status=issued" in url and "sort=total" in url)
+    expect(page.locator("th[aria-sort=ascending]")).to_contain_text("Total")
+    expect(page.locator(".list-summary")).to_contain_text("due")
+    assert_no_reload(page)

@@ -26,7 +26,7 @@ def test_admins_see_changes_readably_and_filter(browser, admin, database):
     r = browser.get("/audit/?actor=admin@example.com", htmx=True)
     assert r.status_code == 200 and "HX-Request" in r.headers["Vary"]
     rows = r.get_data(as_text=True)
-    assert rows.lstrip().startswith('<div id="audit-rows">')
+    assert rows.lstrip().startswith('<div id="audit-rows" class="list">')
     assert "tenant.update" in rows and "tenant.create" not in rows
     rows = browser.get(f"/audit/?object_type=tenant&object_id={acme.id}&since=2000-01-01",
                        htmx=True).get_data(as_text=True)
@@ -47,10 +47,17 @@ def test_paging_goes_older_and_back(browser, admin, database):
         make_tenant(f"t{n}")
     browser.login("admin@example.com")
     first = browser.get("/audit/?object_type=tenant&per_page=3").get_data(as_text=True)
-    assert first.count("tenant.create") == 3 and "Older →" in first and "← Newest" not in first
-    link = re.search(r'<a href="([^"]+)">Older →</a>', first).group(1).replace("&amp;", "&")
+    assert first.count("tenant.create") == 3 and "Older →" in first and "← Newer" not in first
+    link = re.search(r'<a href="([^"]+)" rel="next">Older →</a>', first).group(1).replace("&amp;", "&")
     second = browser.get(link).get_data(as_text=True)
-    assert second.count("tenant.create") == 1 and "← Newest" in second and "Older →" not in second
+    assert second.count("tenant.create") == 1 and "← Newer" in second and "Older →" not in second
+    # oldest first, from the When header
+    oldest = browser.get("/audit/?object_type=tenant&sort=when&per_page=3").get_data(as_text=True)
+    assert 'aria-sort="ascending"' in oldest
+    ids = [int(i) for i in re.findall(r'<tr id="audit-(\d+)">', oldest)]
+    assert len(ids) == 3 and ids == sorted(ids)
+    summary = browser.get("/audit/summary?object_type=tenant&per_page=3", htmx=True)
+    assert "4 entries" in summary.get_data(as_text=True) and "page 1 of 2" in summary.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("role", ["tenant_admin", "tenant_viewer"])

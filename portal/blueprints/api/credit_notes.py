@@ -3,7 +3,7 @@ from flask import Response, request
 
 from ...auth import current_actor, requires
 from ...services import credit_notes, documents
-from ...services.paging import next_path, parse_keyset_args
+from ...services.paging import next_path, parse_list_args
 from . import api_bp, json_body, serializers
 
 
@@ -21,8 +21,9 @@ def list_credit_notes():
     filters = {"invoice": request.args.get("invoice")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    cursor, page, per_page = parse_keyset_args(request.args, credit_notes.CREDIT_NOTE_ORDER)
-    found = credit_notes.list_credit_notes(user, cursor, page, per_page, **filters)
+    args = parse_list_args(request.args, credit_notes.CREDIT_NOTE_SORTS)
+    found = credit_notes.list_credit_notes(user, args.cursor, args.page, args.per_page, args.keyset,
+                                           **filters)
     return {"credit_notes": [serializers.credit_note(n) for n in found.rows],
             "next": next_path(".list_credit_notes", cursor=found.older, page=None)
             if found.older else None}

@@ -5,7 +5,7 @@ from ...errors import NotFound, ValidationError
 from ...queue import describe, fetch
 from ...services import documents, invoices
 from ...services import rollup as rollups
-from ...services.paging import next_path, parse_keyset_args
+from ...services.paging import next_path, parse_list_args
 from . import api_bp, json_body, serializers
 
 
@@ -16,8 +16,8 @@ def list_invoices():
     filters = {k: request.args.get(k) for k in ("period", "status", "overdue")}
     if user.is_platform_admin:
         filters["tenant_slug"] = request.args.get("tenant")
-    cursor, page, per_page = parse_keyset_args(request.args, invoices.INVOICE_ORDER)
-    found = invoices.list_invoices(user, cursor, page, per_page, **filters)
+    args = parse_list_args(request.args, invoices.INVOICE_SORTS)
+    found = invoices.list_invoices(user, args.cursor, args.page, args.per_page, args.keyset, **filters)
     return {"invoices": [serializers.invoice(i) for i in found.rows],
             "next": next_path(".list_invoices", cursor=found.older, page=None) if found.older else None}
 

@@ -388,6 +388,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: listing("invoices", ref("Invoice"))},
         query=(Param("tenant", STR, "admins: a tenant's slug"), PERIOD,
                Param("status", STR), Param("overdue", {"enum": ["true", "false"]}),
+               Param("sort", {"enum": ["-period", "period", "-total", "total"]},
+                     "the order: by period (default -period, newest first) or total; "
+                     "a leading - is descending"),
                Param("cursor", STR, "where the page starts: from a previous answer's next"),
                *PAGING)),
     ("GET", f"{V1}/invoices/<int:invoice_id>"): op(
@@ -422,6 +425,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: listing("credit_notes", ref("CreditNote"))},
         query=(Param("tenant", STR, "admins: a tenant's slug"),
                Param("invoice", STR, "an invoice's id"),
+               Param("sort", {"enum": ["-number", "number", "-total", "total"]},
+                     "the order: by number (default -number, newest first) or total; "
+                     "a leading - is descending"),
                Param("cursor", STR, "where the page starts: from a previous answer's next"),
                *PAGING)),
     ("GET", f"{V1}/credit-notes/<int:credit_note_id>"): op(
