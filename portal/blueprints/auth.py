@@ -4,6 +4,7 @@ from urllib.parse import unquote
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.urls import iri_to_uri
 
 from ..errors import Throttled
 from ..services import accounts
@@ -19,9 +20,12 @@ def _safe_next(target: str | None) -> str:
     """``target`` if it is a plain path on this site, else home (no open redirect, no 500).
 
     The decoded form must be plain too: ``/%2F/evil.com`` or ``/%09/evil.com`` is refused
-    rather than trusting every later reader of the path not to decode it.
+    rather than trusting every later reader of the path not to decode it. And it must be the
+    Location the response will carry: Werkzeug rewrites ``/a?`` to ``/a``, so such a value
+    is not plain either.
     """
-    if target and _PLAIN_PATH.fullmatch(target) and _PLAIN_PATH.fullmatch(unquote(target)):
+    if (target and _PLAIN_PATH.fullmatch(target) and _PLAIN_PATH.fullmatch(unquote(target))
+            and iri_to_uri(target) == target):
         return target
     return url_for("main.home")
 
