@@ -96,3 +96,26 @@ def schemas_conform(events) -> bool:
     from portal.blueprints.api import schemas
 
     return schemas.conforms("POST", "/api/v1/usage", {"events": events})
+
+
+# The edge's check of a body first walks it without paths (and checks a repeated string once);
+# only a body with a problem gets the walk that names it. The two must agree on every body.
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+              st.decimals(allow_nan=True, allow_infinity=True),
+              st.text(max_size=4), st.sampled_from(["ok", "a\x00b", "\ud800", "x" * 201, "x" * 10_001,
+                                                    "tab\there", "bell\x07"])),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.sampled_from(["k" * 201, "k\x01", "ok"])),
+                        children, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(deadline=None, max_examples=1500)
+@given(value=json_values)
+def test_the_clean_walk_agrees_with_the_naming_walk(value):
+    from portal.services import validation
+
+    assert validation._all_clean(value) == (validation._named_errors(value) == {})
