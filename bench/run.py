@@ -158,11 +158,14 @@ LIMIT_INSERT = ("INSERT INTO usage_events (event_id, deployment_id, resource_kin
                 "quantity, occurred_at, now() FROM s ON CONFLICT (event_id) DO NOTHING")
 
 
-def copy_limit(url: str, batches: list[list[tuple]]) -> int:
+def copy_limit(url: str, batches: list[list[tuple]], cpu: list | None = None) -> int:
     """Every batch: COPY its rows into a temporary table and INSERT … SELECT … ON CONFLICT,
-    one commit a batch, on one connection. The rows are ready tuples: the pure database path."""
+    one commit a batch, on one connection. The rows are ready tuples: the pure database path.
+    With ``cpu``, appends the CPU seconds this spent: the thread's and its server backend's."""
     n = 0
     with psycopg.connect(libpq_url(url)) as conn:
+        backend = conn.info.backend_pid
+        before = time.thread_time(), backend_cpu([backend])
         for rows in batches:
             with conn.cursor() as cur:
                 cur.execute(LIMIT_STAGING)
@@ -172,7 +175,23 @@ def copy_limit(url: str, batches: list[list[tuple]]) -> int:
                 cur.execute(LIMIT_INSERT)
                 n += cur.rowcount
             conn.commit()
+        if cpu is not None:
+            cpu.append(time.thread_time() - before[0] + backend_cpu([backend]) - before[1])
     return n
+
+
+def backend_cpu(pids) -> float:
+    """CPU seconds (user + system) that these processes (PostgreSQL backends or gunicorn
+    workers, all on this machine) have used so far; a process gone since counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def as_rows(batch: list[dict]) -> list[tuple]:
@@ -180,12 +199,15 @@ def as_rows(batch: list[dict]) -> list[tuple]:
              e["occurred_at"]) for e in batch]
 
 
-def limit_rate(bench, batches: int, connections: int) -> float:
+def limit_rate(bench, batches: int, connections: int, cpu: list | None = None) -> float:
+    """Events/s of ``copy_limit`` on ``connections`` connections at once; with ``cpu``,
+    appends the CPU seconds per 1,000 events (threads and backends) it took."""
     work = [[as_rows(bench.events.batch()) for _ in range(batches)] for _ in range(connections)]
     counts = [0] * connections
+    spent: list[float] = []
 
     def run(i):
-        counts[i] = copy_limit(bench.url, work[i])
+        counts[i] = copy_limit(bench.url, work[i], spent)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
     t0 = time.perf_counter()
@@ -195,7 +217,23 @@ def limit_rate(bench, batches: int, connections: int) -> float:
         t.join()
     seconds = time.perf_counter() - t0
     assert sum(counts) == batches * connections * BATCH, counts
+    if cpu is not None:
+        cpu.append(sum(spent) / sum(counts) * BATCH)
     return sum(counts) / seconds
+
+
+def interleaved(repeat: int, measure, limit) -> tuple[list[float], list[float]]:
+    """``repeat`` runs of each, alternating (value, limit, limit, value, …), so that a load
+    that comes and goes on a shared machine weighs on both alike."""
+    values, limits = [], []
+    for i in range(repeat):
+        if i % 2 == 0:
+            values.append(measure())
+            limits.append(limit())
+        else:
+            limits.append(limit())
+            values.append(measure())
+    return values, limits
 
 
 # --- gunicorn ----------------------------------------------------------------------------------
@@ -262,44 +300,73 @@ def median_of(repeat: int, run) -> tuple[float, list[float]]:
 
 def ingest_inprocess(bench: Bench) -> dict:
     """``usage.ingest`` as the API view calls it, on the body's JSON parsed as the app parses
-    it (numbers with a fraction as Decimal), one batch and one commit at a time."""
+    it (numbers with a fraction as Decimal), one batch and one commit at a time. Runs
+    alternate with the limit's. Besides events/s, the CPU per 1,000 events (this thread and
+    its PostgreSQL backend) against the limit's, which a shared machine's load does not move."""
     from portal.services import usage
 
     n = bench.args.batches
+    cpu, limit_cpu = [], []
 
     def run() -> float:
         bodies = bench.events.bodies(n)
         with bench.app.app_context():
+            backend = db.session.scalar(text("SELECT pg_backend_pid()"))
+            db.session.commit()
+            before = time.thread_time(), backend_cpu([backend])
             t0 = time.perf_counter()
             for body in bodies:
                 result = usage.ingest(bench.app.json.loads(body))
                 assert result == {"accepted": BATCH, "duplicates": 0}, result
             seconds = time.perf_counter() - t0
+            cpu.append((time.thread_time() - before[0] + backend_cpu([backend]) - before[1]) / n)
             db.session.remove()
         return n * BATCH / seconds
 
-    value, runs = median_of(bench.args.repeat, run)
-    limit, limit_runs = median_of(bench.args.repeat, lambda: limit_rate(bench, n, 1))
-    return {"unit": "events/s", "value": value, "limit": limit, "goal": 0.60,
+    runs, limit_runs = interleaved(bench.args.repeat, run,
+                                   lambda: limit_rate(bench, n, 1, limit_cpu))
+    return {"unit": "events/s", "value": statistics.median(runs),
+            "limit": statistics.median(limit_runs), "goal": 0.60,
             "runs": runs, "limit_runs": limit_runs,
-            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 1 connection"}
+            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 1 connection",
+            **cpu_figures(cpu, limit_cpu)}
+
+
+def cpu_figures(cpu: list[float], limit_cpu: list[float]) -> dict:
+    value, limit = statistics.median(cpu), statistics.median(limit_cpu)
+    print(f"  CPU per 1,000 events: {value * 1000:.1f} ms (runs "
+          f"{' / '.join(f'{c * 1000:.1f}' for c in cpu)}), limit {limit * 1000:.1f} ms (runs "
+          f"{' / '.join(f'{c * 1000:.1f}' for c in limit_cpu)}): ratio {limit / value:.2f}",
+          flush=True)
+    return {"cpu_ms_per_1000": value * 1000, "limit_cpu_ms_per_1000": limit * 1000,
+            "cpu_runs": cpu, "limit_cpu_runs": limit_cpu, "cpu_ratio": limit / value}
 
 
 def ingest_http(bench: Bench) -> dict:
-    """POST /api/v1/usage through gunicorn from 4 client threads at once."""
+    """POST /api/v1/usage through gunicorn from 4 client threads at once, runs alternating
+    with the limit's. Each client keeps one ``http.client`` connection (it reconnects when a
+    sync worker closes it) and sends bodies built before the clock starts; every worker and
+    its database connection are warmed first. Besides events/s, the CPU per 1,000 events of
+    the server side (the gunicorn workers and their PostgreSQL backends; not the clients,
+    which only stand in for metering agents) against the limit's (its threads and backends)."""
     clients, n = 4, bench.args.batches
+    cpu, limit_cpu = [], []
 
-    def run() -> float:
-        bodies = [bench.events.bodies(n) for _ in range(clients)]
-        errors = []
-
-        def send(mine):
+    def post_all(mine: list[bytes], errors: list) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", bench.server.port, timeout=60)
+        try:
             for body in mine:
-                status, answer = bench.server.request("POST", "/api/v1/usage", body, bench.auth)
-                if status != 200 or json.loads(answer)["accepted"] != BATCH:
-                    errors.append((status, answer[:200]))
+                conn.request("POST", "/api/v1/usage", body=body, headers=bench.auth)
+                response = conn.getresponse()
+                answer = response.read()
+                if response.status != 200 or json.loads(answer) != ACCEPTED_ALL:
+                    errors.append((response.status, answer[:200]))
+        finally:
+            conn.close()
 
-        threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+    def concurrently(bodies: list[list[bytes]]) -> float:
+        errors: list = []
+        threads = [threading.Thread(target=post_all, args=(b, errors)) for b in bodies]
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -307,13 +374,38 @@ def ingest_http(bench: Bench) -> dict:
             t.join()
         seconds = time.perf_counter() - t0
         assert not errors, errors[:3]
+        return seconds
+
+    def server_pids() -> list[int]:
+        workers = [int(p) for p in subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(bench.server.proc.pid)],
+            capture_output=True, text=True).stdout.split()]
+        with psycopg.connect(libpq_url(bench.url)) as conn:
+            backends = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")]
+        return workers + backends
+
+    concurrently([bench.events.bodies(2) for _ in range(clients)])  # warm workers and pools
+
+    def run() -> float:
+        bodies = [bench.events.bodies(n) for _ in range(clients)]
+        pids = server_pids()
+        before = backend_cpu(pids)
+        seconds = concurrently(bodies)
+        cpu.append((backend_cpu(pids) - before) / (clients * n))
         return clients * n * BATCH / seconds
 
-    value, runs = median_of(bench.args.repeat, run)
-    limit, limit_runs = median_of(bench.args.repeat, lambda: limit_rate(bench, n, clients))
-    return {"unit": "events/s", "value": value, "limit": limit, "goal": 0.50,
+    runs, limit_runs = interleaved(bench.args.repeat, run,
+                                   lambda: limit_rate(bench, n, clients, limit_cpu))
+    return {"unit": "events/s", "value": statistics.median(runs),
+            "limit": statistics.median(limit_runs), "goal": 0.50,
             "runs": runs, "limit_runs": limit_runs,
-            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 4 connections"}
+            "limit_is": "COPY → staging → INSERT … ON CONFLICT, 4 connections",
+            **cpu_figures(cpu, limit_cpu)}
+
+
+ACCEPTED_ALL = {"accepted": BATCH, "duplicates": 0}
 
 
 def quote_http(bench: Bench) -> dict:

@@ -4,6 +4,7 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+import psycopg
 from sqlalchemy import Integer, any_, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -86,14 +87,16 @@ def _kind(value: Any) -> str:
 def _plain_event(raw: Any) -> dict | None:
     """The row of an event that passes every check of ``_event``, by the shortest path (a
     batch holds up to 1,000 of them); None for anything else, which ``_event`` then explains.
-    The same checks: exactly the five fields, a non-blank event_id of at most 200 characters,
+    The same checks: exactly the five fields, a non-blank event_id of at most 200 characters
+    and no control character (the edge checks that too, but not for a caller in process),
     a deployment id in range, a known kind, a quantity as ``quantity`` takes it, an ISO time."""
     if type(raw) is not dict or raw.keys() != EVENT_FIELDS:
         return None
     event_id, deployment_id, kind, qty, occurred_at = (
         raw["event_id"], raw["deployment_id"], raw["resource_kind"], raw["quantity"],
         raw["occurred_at"])
-    if (type(event_id) is not str or not event_id or len(event_id) > 200 or event_id.isspace()
+    if (type(event_id) is not str or not event_id or event_id.isspace()
+            or string_problem(event_id, 200) is not None
             or type(deployment_id) is not int or not 1 <= deployment_id <= MAX_ID
             or type(kind) is not str or kind not in RESOURCE_KINDS
             or type(occurred_at) is not str):
@@ -126,10 +129,26 @@ def _known_deployments(ids: set[int]) -> set[int]:
                                                                     type_=ARRAY(Integer))))))
 
 
+def _refuse_unknown_deployments(rows: list[dict]) -> None:
+    """The 422 naming the first event whose deployment does not exist, if one does not."""
+    known = _known_deployments({r["deployment_id"] for r in rows})
+    for index, row in enumerate(rows):
+        if row["deployment_id"] not in known:
+            field, problem = f"events[{index}].deployment_id", f"unknown deployment {row['deployment_id']}"
+            raise ValidationError({field: problem}, f"event {index} is invalid ({field}: {problem}); "
+                                                    "nothing in this batch was stored")
+
+
 def ingest(data: Mapping[str, Any]) -> dict[str, int]:
     """Store a batch of events in one statement. ``event_id`` is an idempotency key: an event
     seen before (or twice in the batch) counts as a duplicate. One bad event rejects the batch,
-    its index named in the error, and nothing is stored."""
+    its index named in the error, and nothing is stored.
+
+    On PostgreSQL the deployments are checked by the events' foreign key, which the insert
+    checks anyway, not by a query per batch: the insert runs under a savepoint, and only when
+    the key refuses a row does a query find which event to name. Rows skipped as duplicates
+    are not checked by the key, so a batch with duplicates is also checked by that query:
+    an unknown deployment is refused whether or not its event_id was seen before."""
     if set(data) - {"events"}:
         raise ValidationError({k: "unknown field" for k in data if k != "events"})
     events = data.get("events")
@@ -137,27 +156,33 @@ def ingest(data: Mapping[str, Any]) -> dict[str, int]:
         raise ValidationError({"events": "must be a list of events"})
     if not 1 <= len(events) <= MAX_BATCH:
         raise ValidationError({"events": f"must hold 1 to {MAX_BATCH} events"})
-    rows, errors = [], {}
+    rows = []
     for index, raw in enumerate(events):
         row = _plain_event(raw)
         if row is None:  # not the common well-formed case: the full check names the problem
             row, errors = _event(index, raw)
-            if errors:
-                bad_index = index  # the first bad event is the one to report
-                break
+            if errors:  # the first bad event is the one to report
+                first = next(iter(errors.items()))
+                raise ValidationError(errors, f"event {index} is invalid ({first[0]}: {first[1]}); "
+                                              "nothing in this batch was stored")
         rows.append(row)
-    if not errors:
-        known = _known_deployments({r["deployment_id"] for r in rows})
-        for index, row in enumerate(rows):
-            if row["deployment_id"] not in known:
-                errors = {f"events[{index}].deployment_id": f"unknown deployment {row['deployment_id']}"}
-                bad_index = index
-                break
-    if errors:
-        first = next(iter(errors.items()))
-        raise ValidationError(errors, f"event {bad_index} is invalid ({first[0]}: {first[1]}); "
-                                      "nothing in this batch was stored")
-    accepted = insert_events(rows)
+    if db.session.get_bind().dialect.name == "postgresql":
+        accepted = _insert_events_postgres(rows, savepoint=True)
+        if accepted is None:  # the key refused a row; the savepoint is rolled back
+            _refuse_unknown_deployments(rows)
+            # None unknown now: the deployment was created since the key looked. Once more.
+            accepted = _insert_events_postgres(rows, savepoint=True)
+            if accepted is None:
+                _refuse_unknown_deployments(rows)
+        if accepted < len(rows):  # duplicates, which the key did not check
+            try:
+                _refuse_unknown_deployments(rows)
+            except ValidationError:
+                _raw_execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                raise
+    else:
+        _refuse_unknown_deployments(rows)
+        accepted = _insert_events_generic(rows)
     db.session.commit()
     return {"accepted": accepted, "duplicates": len(rows) - accepted}
 
@@ -180,6 +205,7 @@ _STAGING = (
     "deployment_id bigint, resource_kind text, quantity numeric, occurred_at timestamptz) "
     "ON COMMIT DELETE ROWS; DELETE FROM usage_staging"
 )
+_SAVEPOINT = "usage_ingest"
 # One statement: the events (in event_id order, so that concurrent batches take their index
 # locks in the same order), then the aggregate from exactly the rows that went in: a
 # duplicate is not in RETURNING, so it adds nothing. Its rows too are locked in key order.
@@ -205,20 +231,35 @@ SELECT count(*) FROM new
 """
 
 
-def _insert_events_postgres(rows: list[dict]) -> int:
+def _raw_execute(statement: str) -> None:
+    with db.session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def _insert_events_postgres(rows: list[dict], savepoint: bool = False) -> int | None:
     """COPY into a temporary staging table, then one INSERT … SELECT … ON CONFLICT: psycopg
     re-parses a long multi-row INSERT every time, COPY streams the rows without a statement
-    per batch. On the session's own connection, so it is the session's transaction."""
+    per batch. On the session's own connection, so it is the session's transaction.
+
+    With ``savepoint``, the insert runs under one (set in the staging statement's round trip),
+    and a row whose deployment does not exist rolls it back and returns None instead of
+    raising: the caller names the event. Without, the foreign key's error propagates."""
     raw = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor:
-        cursor.execute(_STAGING)
+        cursor.execute(f"{_STAGING}; SAVEPOINT {_SAVEPOINT}" if savepoint else _STAGING)
         with cursor.copy("COPY usage_staging (ord, event_id, deployment_id, resource_kind, "
                          "quantity, occurred_at) FROM STDIN") as copy:
             write = copy.write_row
             for ord_, row in enumerate(rows):
                 write((ord_, row["event_id"], row["deployment_id"], row["resource_kind"],
                        row["quantity"], row["occurred_at"]))
-        cursor.execute(_INSERT_FROM_STAGING, {"now": utcnow()})
+        try:
+            cursor.execute(_INSERT_FROM_STAGING, {"now": utcnow()})
+        except psycopg.errors.ForeignKeyViolation:
+            if not savepoint:
+                raise
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+            return None
         return cursor.fetchone()[0]
 
 

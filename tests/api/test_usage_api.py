@@ -150,3 +150,78 @@ def test_without_a_subscription_the_months_metered_usage_is_shown(admin, dep):
     admin.post("/api/v1/usage", json={"events": hourly_events(dep.id, "llm_tokens", APRIL_1, 3, quantity=5)})
     usage = admin.get(f"/api/v1/deployments/{dep.id}/usage?period=2026-04").get_json()["usage"]
     assert usage["llm_tokens"] == 15
+
+
+# The deployments are checked by the events' foreign key (a savepoint, and a query only when
+# the key refuses a row or the batch holds duplicates): these are the paths that take.
+
+def daily_rows(database):
+    from portal.models import UsageDaily
+
+    return database.session.scalar(select(func.count()).select_from(UsageDaily))
+
+
+def test_an_unknown_deployment_deep_in_a_full_batch_is_named_and_nothing_is_stored(admin, dep, database):
+    other = make_deployment(make_tenant("other"))
+    events = (hourly_events(dep.id, "llm_tokens", APRIL_1, 500, quantity=7)
+              + hourly_events(other.id, "spaces_gb", APRIL_1, 500, quantity=120.5))
+    events[537] = {**events[537], "deployment_id": 987654}
+    events[801] = {**events[801], "deployment_id": 987655}
+    r = admin.post("/api/v1/usage", json={"events": events})
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert error["fields"] == {"events[537].deployment_id": "unknown deployment 987654"}
+    assert error["message"] == ("event 537 is invalid (events[537].deployment_id: unknown "
+                                "deployment 987654); nothing in this batch was stored")
+    assert stored(database) == 0 and daily_rows(database) == 0
+    # The same batch put right goes in whole, and the aggregate counts it once.
+    events[537] = {**events[537], "deployment_id": other.id}
+    events[801] = {**events[801], "deployment_id": other.id}
+    assert admin.post("/api/v1/usage", json={"events": events}).get_json() == {
+        "accepted": 1000, "duplicates": 0}
+    usage = admin.get(f"/api/v1/deployments/{dep.id}/usage?period=2026-04").get_json()["usage"]
+    assert usage == {"droplet_hours": 0, "llm_tokens": 3500, "spaces_gb": 0}
+
+
+def test_a_resent_event_naming_an_unknown_deployment_is_still_refused(admin, dep, database):
+    """Its event_id is stored, so the insert skips it and the key never sees it: the batch's
+    duplicates send it to the query, which names it, and the batch's new events go back out."""
+    first = hourly_events(dep.id, "droplet_hours", APRIL_1, 3, quantity=2)
+    assert admin.post("/api/v1/usage", json={"events": first}).get_json() == {
+        "accepted": 3, "duplicates": 0}
+    fresh = hourly_events(dep.id, "llm_tokens", APRIL_1, 4, quantity=10)
+    resent = {**first[1], "deployment_id": 424242}
+    r = admin.post("/api/v1/usage", json={"events": fresh + [resent]})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"events[4].deployment_id": "unknown deployment 424242"}
+    assert stored(database) == 3
+    usage = admin.get(f"/api/v1/deployments/{dep.id}/usage?period=2026-04").get_json()["usage"]
+    assert usage == {"droplet_hours": 6, "llm_tokens": 0, "spaces_gb": 0}
+    # Resent as it was, it is a duplicate beside the new events.
+    r = admin.post("/api/v1/usage", json={"events": fresh + [first[1]]})
+    assert r.get_json() == {"accepted": 4, "duplicates": 1}
+    usage = admin.get(f"/api/v1/deployments/{dep.id}/usage?period=2026-04").get_json()["usage"]
+    assert usage == {"droplet_hours": 6, "llm_tokens": 40, "spaces_gb": 0}
+
+
+def test_a_refused_batch_leaves_the_callers_transaction_usable(app, dep, database):
+    """In process (the demo, a script): the refusal rolls back to the batch's savepoint only,
+    so the caller's earlier work in the transaction stays and the next batch goes in."""
+    from portal.errors import ValidationError
+    from portal.models import Tenant
+    from portal.services import usage
+
+    tenant = dep.tenant
+    tenant.name = "Renamed, not yet committed"  # the caller's own work, in the transaction
+    database.session.flush()
+    bad = hourly_events(dep.id, "llm_tokens", APRIL_1, 3, quantity=5)
+    bad[1]["deployment_id"] = 31337
+    with pytest.raises(ValidationError) as refused:
+        usage.ingest({"events": bad})
+    assert refused.value.fields == {"events[1].deployment_id": "unknown deployment 31337"}
+    assert stored(database) == 0
+    assert database.session.scalar(select(Tenant.name).where(Tenant.id == tenant.id)) == \
+        "Renamed, not yet committed"
+    good = hourly_events(dep.id, "llm_tokens", APRIL_1, 3, quantity=5, prefix="g")
+    assert usage.ingest({"events": good}) == {"accepted": 3, "duplicates": 0}
+    assert stored(database) == 3

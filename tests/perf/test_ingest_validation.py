@@ -59,3 +59,63 @@ def test_a_huge_quantity_with_many_decimals_is_a_422_not_a_500(catalog, api_as):
     assert r.status_code == 422
     # The edge refuses it before the batch is read (beyond any field's range).
     assert r.get_json()["error"]["fields"] == {"events[0].quantity": "is out of range"}
+
+
+# The usage batch skips the JSON Schema validator (60 ms a 1,000-event batch) when a cheap
+# check proves the body conforms; the proof must never pass a body the validator refuses.
+@settings(deadline=None, max_examples=1000)
+@given(body=st.one_of(
+    st.fixed_dictionaries({"events": st.lists(events, max_size=4)}),
+    st.fixed_dictionaries({"events": values}),
+    st.fixed_dictionaries({"events": st.lists(good, min_size=1, max_size=3), "extra": values}),
+    st.dictionaries(st.sampled_from(["events", "other"]), values),
+))
+def test_the_usage_schema_shortcut_only_passes_what_the_validator_passes(body):
+    from portal.blueprints.api import schemas
+
+    rule = "/api/v1/usage"
+    if schemas.conforms("POST", rule, body):
+        assert schemas.problems(schemas.validator("POST", rule), body) == {}
+
+
+def test_a_wrong_type_late_in_a_full_batch_is_still_named_by_the_schema(catalog, api_as):
+    from tests.factories import hourly_events, make_deployment, make_user
+    from datetime import datetime, timezone
+
+    dep = make_deployment()
+    events = hourly_events(dep.id, "llm_tokens", datetime(2026, 4, 1, tzinfo=timezone.utc), 1000)
+    assert schemas_conform(events)
+    events[700] = {**events[700], "quantity": "3"}
+    r = api_as(make_user()).post("/api/v1/usage", json={"events": events})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"events[700].quantity": "must be a number"}
+    assert r.get_json()["error"]["message"].startswith("event 700 is invalid")
+
+
+def schemas_conform(events) -> bool:
+    from portal.blueprints.api import schemas
+
+    return schemas.conforms("POST", "/api/v1/usage", {"events": events})
+
+
+# The edge's check of a body first walks it without paths (and checks a repeated string once);
+# only a body with a problem gets the walk that names it. The two must agree on every body.
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+              st.decimals(allow_nan=True, allow_infinity=True),
+              st.text(max_size=4), st.sampled_from(["ok", "a\x00b", "\ud800", "x" * 201, "x" * 10_001,
+                                                    "tab\there", "bell\x07"])),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=3), st.sampled_from(["k" * 201, "k\x01", "ok"])),
+                        children, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(deadline=None, max_examples=1500)
+@given(value=json_values)
+def test_the_clean_walk_agrees_with_the_naming_walk(value):
+    from portal.services import validation
+
+    assert validation._all_clean(value) == (validation._named_errors(value) == {})

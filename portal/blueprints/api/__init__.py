@@ -33,7 +33,10 @@ def validate_request_body():
     check = schemas.validator(request.method, request.url_rule.rule)
     if check is None:
         return None
-    fields = schemas.problems(check, json_body())
+    data = json_body()
+    if schemas.conforms(request.method, request.url_rule.rule, data):
+        return None
+    fields = schemas.problems(check, data)
     if fields:
         raise ValidationError(fields, schemas.message(request.method, request.url_rule.rule, fields))
     return None
@@ -82,7 +85,12 @@ def release_unanswered_claim(_exc):
 
 def json_body() -> dict:
     """The request body as a JSON object; anything else is the contract's one 400. A string
-    or number in it that no field could take is a 422 naming it."""
+    or number in it that no field could take is a 422 naming it. Parsed and checked once a
+    request (the schema check and the view both ask for it): on the request, not on ``g``,
+    which a caller's app context may share between requests."""
+    checked = getattr(request, "portal_checked_json", None)
+    if checked is not None:
+        return checked
     try:
         data = request.get_json(force=True, silent=True)
     except RecursionError:  # absurdly deep nesting: not a body we take
@@ -90,6 +98,7 @@ def json_body() -> dict:
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     check_json(data)
+    request.portal_checked_json = data
     return data
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import Callable
 
@@ -238,6 +239,26 @@ USAGE_EVENT = says(body({
     "occurred_at": says({"type": "string", "examples": ["2026-04-01T10:00:00Z"]},
                         "must be an ISO 8601 timestamp"),
 }), "must be an object")
+_NUMBER = (int, Decimal)  # what the JSON parser makes of a number (floats become Decimal)
+
+
+def _usage_batch_conforms(data: dict) -> bool:
+    """True only when ``data`` matches the usage batch's schema (``events`` a list of objects
+    whose five fields have USAGE_EVENT's types): the well-formed batch a metering agent
+    sends. A null or missing field, a bool for an integer, anything unusual: False."""
+    events = data.get("events")
+    if type(events) is not list:
+        return False
+    for event in events:
+        if (type(event) is not dict or type(event.get("event_id")) is not str
+                or type(event.get("deployment_id")) is not int
+                or type(event.get("resource_kind")) is not str
+                or type(event.get("quantity")) not in _NUMBER
+                or type(event.get("occurred_at")) is not str):
+            return False
+    return True
+
+
 PLAN_ITEM_IN = body({
     "resource_kind": STR, "included_qty": NUM, "overage_price_cents": INT,
     "overage_unit": STR, "hard_cap_qty": NUM,
@@ -280,6 +301,10 @@ class Operation:
     # The 422's message from (the first bad item's index, "field: problem"), where the service
     # words it so (a usage batch names its bad event); default "field: problem".
     summarize: Callable[[int | None, str], str] | None = None
+    # A cheap check whose True proves the body matches ``request``, so the validator need not
+    # run (it takes 60 ms on a usage batch of 1,000 events); False proves nothing, and the
+    # validator then runs and names the problem, so its answers are unchanged.
+    conforms: Callable[[dict], bool] | None = None
 
 
 def op(summary, tag, responses, request=None, query=(), **kw) -> Operation:
@@ -362,7 +387,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {200: ref("UsageResult")},
         request=body({"events": says(array(USAGE_EVENT), "must be a list of events")}),
         summarize=lambda index, first: f"event {index} is invalid ({first}); "
-                                       "nothing in this batch was stored"),
+                                       "nothing in this batch was stored",
+        conforms=_usage_batch_conforms),
 
     # provider
     ("GET", f"{V1}/inventory"): op(
@@ -562,6 +588,13 @@ def message(method: str, rule: str, fields: dict[str, str]) -> str | None:
     name, problem = next(iter(fields.items()))
     index = re.search(r"\[(\d+)\]", name)
     return operation.summarize(int(index.group(1)) if index else None, f"{name}: {problem}")
+
+
+def conforms(method: str, rule: str, instance: dict) -> bool:
+    """The operation's cheap proof that ``instance`` matches its request schema, where it has
+    one (``Operation.conforms``); False means "run the validator"."""
+    check = OPERATIONS[(method, rule)].conforms
+    return check is not None and check(instance)
 
 
 def _leaves(error):
