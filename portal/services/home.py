@@ -2,23 +2,19 @@
 the things an admin looks after. Reads only; every figure comes from the service that owns it."""
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from ..billing.proration import month_start, next_month_start
 from ..billing.rollup import BillingError, plan_invoice
-from ..clock import as_utc, utcnow
+from .. import queue
 from ..extensions import db
 from ..models import Invoice, RollupRun, User
 from . import provider, statements
 from .deployments import list_deployments
 from .invoices import invoice_query, tax_rule
 from .rollup import billing_inputs
-
-WORKER_ALIVE_WITHIN = timedelta(minutes=2)
-
 
 @dataclass(frozen=True)
 class Owed:
@@ -91,23 +87,17 @@ class WorkerState:
     error: str | None = None
 
 
-def worker_state(now: datetime | None = None) -> WorkerState:
-    """Whether a worker was seen alive within the last two minutes (its RQ heartbeat)."""
-    url = current_app.config.get("REDIS_URL")
-    if not url:
+def worker_state() -> WorkerState:
+    """Whether a worker of ours was seen alive within the last two minutes: the rule health
+    and the admins' banner use (``queue.workers_alive``), with the heartbeat to show."""
+    conn = queue.connection()
+    if conn is None:
         return WorkerState(configured=False, alive=True)
-    now = now or utcnow()
     try:
-        from redis import Redis
-        from rq import Worker
-
-        connection = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        beats = [w.last_heartbeat for w in Worker.all(connection=connection) if w.last_heartbeat]
+        latest = queue.last_worker_heartbeat(conn, queue.queue_prefix())
     except Exception as exc:  # Redis down is the answer here, not an error page
         return WorkerState(configured=True, alive=False, error=f"Redis unreachable ({type(exc).__name__})")
-    beats = [as_utc(b) for b in beats]
-    latest = max(beats, default=None)
-    return WorkerState(True, latest is not None and now - latest <= WORKER_ALIVE_WITHIN, latest)
+    return WorkerState(True, queue.heartbeat_is_recent(latest), latest)
 
 
 def open_drift_count() -> int:
