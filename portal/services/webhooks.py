@@ -191,13 +191,15 @@ def deliver_due(now: datetime | None = None) -> dict:
     # to the next dispatch or the minutely sweep.
     polls = int(current_app.config["WEBHOOK_HOLD_SECONDS"] / HOLD_POLL_SECONDS)
     for poll in range(polls + 1):
+        # Looked at before the pass: once it sees nothing held, the pass that follows sees
+        # every event it saw finished (finished stays finished), so none is left behind.
+        held = _on_postgresql() and db.session.scalar(select(_held_back(now)))
         webhook_ids = db.session.scalars(
             select(WebhookDelivery.webhook_id).join(Webhook)
             .where(WebhookDelivery.status == PENDING, Webhook.deleted_at.is_(None))
             .distinct())
         for webhook_id in list(webhook_ids):
             _deliver_in_order(webhook_id, now, counts)
-        held = _on_postgresql() and db.session.scalar(select(_held_back()))
         db.session.commit()  # no transaction left open while waiting
         if not held or poll == polls:
             return counts
@@ -243,15 +245,15 @@ def _on_postgresql() -> bool:
 _ACTIVITY = table("pg_stat_activity", column("datname"), column("backend_xid"))
 
 
-def _held_back():
-    """SQL (PostgreSQL): some endpoint's next event is committed but waits on an older
-    transaction still running (an endpoint whose head waits for its retry is not waiting on
-    a transaction)."""
+def _held_back(now: datetime):
+    """SQL (PostgreSQL): some endpoint has a committed event waiting on an older transaction
+    still running, and is not waiting anyway (for a retry, or on another worker's lease)."""
     waiting, its_event = aliased(WebhookDelivery), aliased(WebhookEvent)
     head, head_event = aliased(WebhookDelivery), aliased(WebhookEvent)
     return exists().where(
         waiting.status == PENDING, waiting.event_id == its_event.id, ~_finished(its_event),
         ~exists().where(head.webhook_id == waiting.webhook_id, head.status == PENDING,
+                        head.next_attempt_at > now,
                         head.event_id == head_event.id, _finished(head_event)))
 
 

@@ -84,7 +84,7 @@ def test_a_committed_event_waits_only_while_an_older_transaction_runs(app, commi
         waited = time.monotonic() - started
         released.join()
         blocker.close()
-        assert counts == {"succeeded": 1, "retrying": 0, "failed": 0} and 1.0 <= waited < 30
+        assert (counts, waited >= 1.0) == ({"succeeded": 1, "retrying": 0, "failed": 0}, True), waited
         assert [json.loads(r["body"])["data"] for r in receiver.requests] == [{"n": 1}]
 
 
