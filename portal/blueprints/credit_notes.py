@@ -5,7 +5,7 @@ from ..auth import current_actor, requires
 from ..errors import Conflict, ValidationError
 from ..htmx import render_page_or_fragment
 from ..services import credit_notes, documents
-from ..services.paging import KeysetPage, pager_links, parse_keyset_args
+from ..services.paging import keyset_list_page
 
 bp = Blueprint("credit_notes", __name__, url_prefix="/credit-notes")
 
@@ -17,15 +17,10 @@ def index():
     filters = {"invoice": request.args.get("invoice") or None}
     if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
         filters["tenant_search"] = request.args.get("tenant") or None
-    errors, found = {}, KeysetPage([], None, None)
-    try:
-        cursor, page, per_page = parse_keyset_args(request.args, credit_notes.CREDIT_NOTE_ORDER)
-        found = credit_notes.list_credit_notes(user, cursor, page, per_page, **filters)
-    except ValidationError as exc:
-        errors = exc.fields
-    return render_page_or_fragment(
-        "credit_notes/index.html", "credit_notes/_rows.html", status=422 if errors else 200,
-        notes=found.rows, errors=errors, filters=filters, **pager_links("credit_notes.index", found))
+    page = keyset_list_page("credit_notes.index", credit_notes.CREDIT_NOTE_ORDER,
+                            credit_notes.list_credit_notes, user, filters)
+    return render_page_or_fragment("credit_notes/index.html", "credit_notes/_rows.html",
+                                   notes=page.pop("rows"), **page)
 
 
 @bp.get("/<int:credit_note_id>")

@@ -13,7 +13,7 @@ from ..queue import describe, fetch
 from ..services import credit_notes, documents, invoices, mail, payments
 from ..templating import money
 from ..services import rollup as rollups
-from ..services.paging import KeysetPage, pager_links, parse_keyset_args
+from ..services.paging import keyset_list_page
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
@@ -29,15 +29,10 @@ def index():
                "overdue": request.args.get("overdue") or None}
     if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
         filters["tenant_search"] = request.args.get("tenant") or None
-    errors, found = {}, KeysetPage([], None, None)
-    try:
-        cursor, page, per_page = parse_keyset_args(request.args, invoices.INVOICE_ORDER)
-        found = invoices.list_invoices(user, cursor, page, per_page, **filters)
-    except ValidationError as exc:
-        errors = exc.fields
+    page = keyset_list_page("invoices.index", invoices.INVOICE_ORDER, invoices.list_invoices,
+                            user, filters)
     return render_page_or_fragment(
-        "invoices/index.html", "invoices/_rows.html", status=422 if errors else 200,
-        invoices=found.rows, errors=errors, filters=filters, **pager_links("invoices.index", found),
+        "invoices/index.html", "invoices/_rows.html", invoices=page.pop("rows"), **page,
         states=INVOICE_STATES if user.is_platform_admin else ("issued", "paid", "void"),
         default_period=last_month(), today=today())
 

@@ -164,3 +164,17 @@ def pager_links(endpoint: str, found: KeysetPage) -> dict:
     """A page's Older/Newer links: this list, its filters kept, at the page's cursors."""
     return {"older_url": next_path(endpoint, cursor=found.older, page=None) if found.older else None,
             "newer_url": next_path(endpoint, cursor=found.newer, page=None) if found.newer else None}
+
+
+def keyset_list_page(endpoint: str, keyset: Keyset, lister, user, filters: dict) -> dict:
+    """A list page's figures from the request: the rows ``lister(user, cursor, page,
+    per_page, **filters)`` finds, its Older/Newer links, and the field errors of a bad cursor
+    or filter (then no rows, and the page answers 422 with the errors by their fields)."""
+    errors, found = {}, KeysetPage([], None, None)
+    try:
+        cursor, page, per_page = parse_keyset_args(request.args, keyset)
+        found = lister(user, cursor, page, per_page, **filters)
+    except ValidationError as exc:
+        errors = exc.fields
+    return {"rows": found.rows, "errors": errors, "filters": filters,
+            "status": 422 if errors else 200, **pager_links(endpoint, found)}
