@@ -66,6 +66,9 @@ def from_environment(instance_path: str) -> dict:
         "WEBHOOK_RETRY_SECONDS": _delays(os.environ.get("WEBHOOK_RETRY_SECONDS", "60,300,1800,7200,43200")),
         "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "WEBHOOK_LEASE_SECONDS": int(os.environ.get("WEBHOOK_LEASE_SECONDS", "60")),
+        # How long a dispatch waits for an older transaction still running before it leaves
+        # a committed event to the next dispatch or the sweep (services.webhooks).
+        "WEBHOOK_HOLD_SECONDS": float(os.environ.get("WEBHOOK_HOLD_SECONDS", "5")),
         # When true, the rollup issues the invoices it creates instead of leaving drafts.
         "ROLLUP_AUTO_ISSUE": os.environ.get("ROLLUP_AUTO_ISSUE", "") in ("1", "true", "yes"),
         # The provider: unset token means the demo provider (clearly labelled in the pages).

@@ -7,6 +7,7 @@ or emails never delays a rollup or a sync.
 import importlib
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 from flask import current_app
@@ -177,27 +178,32 @@ def enqueue_in(seconds: int, path: str, *args, queue_name: str = HIGH, **kwargs)
 # --- liveness -------------------------------------------------------------------------------
 
 
-def workers_alive(conn: Redis, prefix: str, within: int = ALIVE_WITHIN_SECONDS) -> bool:
-    """A worker of ours heart-beat within ``within`` seconds (RQ's worker registry: the set of
-    worker keys, each a hash with ``last_heartbeat`` that expires when the worker stops
-    beating). Two round trips."""
+def last_worker_heartbeat(conn: Redis, prefix: str) -> datetime | None:
+    """The latest heartbeat of a worker of ours (one taking any of our queues; another
+    portal's workers on the same Redis do not count), or None: RQ's worker registry, the set
+    of worker keys, each a hash with ``last_heartbeat`` that expires when the worker stops
+    beating. Two round trips."""
     keys = [k.decode() if isinstance(k, bytes) else k for k in conn.smembers(worker_registration.REDIS_WORKER_KEYS)]
     if not keys:
-        return False
+        return None
     with conn.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hmget(key, "last_heartbeat", "queues")
         rows = pipe.execute()
     ours = set(queue_names(prefix))
-    horizon = time.time() - within
-    for beat, queues in rows:
-        if not beat or not queues:
-            continue
-        if not ours & set(queues.decode().split(",")):
-            continue
-        if utils.utcparse(beat.decode()).timestamp() >= horizon:
-            return True
-    return False
+    beats = [utils.utcparse(beat.decode()).replace(tzinfo=timezone.utc) for beat, queues in rows
+             if beat and queues and ours & set(queues.decode().split(","))]
+    return max(beats, default=None)
+
+
+def workers_alive(conn: Redis, prefix: str, within: int = ALIVE_WITHIN_SECONDS) -> bool:
+    """A worker of ours heart-beat within ``within`` seconds: the one rule for health, the
+    admins' banner and the home page."""
+    return heartbeat_is_recent(last_worker_heartbeat(conn, prefix), within)
+
+
+def heartbeat_is_recent(beat: datetime | None, within: int = ALIVE_WITHIN_SECONDS) -> bool:
+    return beat is not None and beat.timestamp() >= time.time() - within
 
 
 def scheduler_beat(conn: Redis) -> None:

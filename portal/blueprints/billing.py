@@ -19,6 +19,6 @@ def account():
     on = today()
     month = statements.month_so_far(user, tenant, on)
     return render_template("billing/account.html", tenant=tenant, month=month,
-                           days=statements.days_counted(month), owed=statements.owed(tenant, on),
+                           days=statements.days_counted(month), account=statements.account(tenant, on),
                            payments=statements.recent_payments(tenant),
                            credit_notes=statements.recent_credit_notes(tenant))

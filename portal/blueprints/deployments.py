@@ -223,28 +223,28 @@ def subscription_preview(deployment_id, action):
 @bp.post("/<int:deployment_id>/subscription/change")
 @requires("deployments.read")  # the service answers 404 before 403 for another tenant's
 def change_subscription(deployment_id):
-    form = _change_form(request.form)
-    try:
-        subscriptions.change_subscription(current_actor(), deployment_id, form)
-    except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), change_form=form,
-                              change_errors=exc.fields,
-                              change_message=exc.message if isinstance(exc, Conflict) else None)
-    if not is_htmx():
-        return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return _subscription_action("change", deployment_id)
 
 
 @bp.post("/<int:deployment_id>/subscription/end")
 @requires("deployments.read")  # the service answers 404 before 403 for another tenant's
 def end_subscription(deployment_id):
-    form = _end_form(request.form)
+    return _subscription_action("end", deployment_id)
+
+
+def _subscription_action(action: str, deployment_id: int):
+    """Change or end: the form back with its errors tied to fields (422) or the conflict's
+    message (409), else the page (a redirect without HTMX)."""
+    if action == "change":
+        form, act = _change_form(request.form), subscriptions.change_subscription
+    else:
+        form, act = _end_form(request.form), subscriptions.end_subscription
     try:
-        subscriptions.end_subscription(current_actor(), deployment_id, form)
+        act(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), end_form=form,
-                              end_errors=exc.fields,
-                              end_message=exc.message if isinstance(exc, Conflict) else None)
+        return _render_detail(deployment_id, status=_error_status(exc.status), **{
+            f"{action}_form": form, f"{action}_errors": exc.fields,
+            f"{action}_message": exc.message if isinstance(exc, Conflict) else None})
     if not is_htmx():
         return _to_detail(deployment_id)
     return _render_detail(deployment_id)

@@ -1,15 +1,17 @@
 """Webhooks: endpoints, the outbox of events, and each delivery with its attempts.
 
 An event and its deliveries are written in the same transaction as what happened, so a crash
-never loses one (it is still pending) nor invents one (it rolled back with the change).
+never loses one (it is still pending) nor invents one (it rolled back with the change). The
+event's ``xid`` orders it among events written by transactions that commit out of order.
 """
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, CheckConstraint, DateTime, ForeignKey, Index, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from .columns import in_list, timestamp_now
+from .columns import TransactionId, in_list, timestamp_now
 
 EVENT_TYPES = ("invoice.issued", "invoice.paid", "invoice.voided", "payment.recorded",
                "credit_note.issued", "drift.opened", "rollup.finished")
@@ -33,7 +35,12 @@ class WebhookEvent(db.Model):
     __tablename__ = "webhook_events"
     __table_args__ = (CheckConstraint(in_list("type", EVENT_TYPES), name="type"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # order of occurrence
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The transaction that wrote it (PostgreSQL: ``pg_current_xact_id()``, set by the database;
+    # NULL on SQLite). Events are delivered in (xid, id) order once that transaction has
+    # finished, so one committed late never arrives after a later one (services.webhooks).
+    xid: Mapped[int | None] = mapped_column(TransactionId(),
+                                            server_default=text("pg_current_xact_id()"))
     public_id: Mapped[str] = mapped_column(String(40), unique=True)  # "evt_…": receivers dedupe on it
     type: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = timestamp_now()

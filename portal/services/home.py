@@ -1,57 +1,25 @@
 """The home page's figures for each role: what is owed, this month so far, and the health of
 the things an admin looks after. Reads only; every figure comes from the service that owns it."""
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from ..billing.proration import month_start, next_month_start
 from ..billing.rollup import BillingError, plan_invoice
-from ..clock import as_utc, utcnow
+from .. import queue
 from ..extensions import db
-from ..models import Invoice, RollupRun, User
+from ..models import RollupRun, User
 from . import provider, statements
 from .deployments import list_deployments
 from .invoices import invoice_query, tax_rule
 from .rollup import billing_inputs
 
-WORKER_ALIVE_WITHIN = timedelta(minutes=2)
 
-
-@dataclass(frozen=True)
-class Owed:
-    """Money owed on issued invoices, by currency: all of it, and the part past its due date."""
-    owed: dict[str, int] = field(default_factory=dict)
-    overdue: dict[str, int] = field(default_factory=dict)
-    owing_count: int = 0
-    overdue_count: int = 0
-
-
-def owed_cents(invoice: Invoice) -> int:
-    """What one invoice still owes: its amount due while issued (payments, credit notes and
-    credit applied come off it; paid and void owe nothing). Reminders and the account page
-    follow the same rule."""
-    from .payments import amount_due_cents
-
-    return amount_due_cents(invoice) if invoice.status == "issued" else 0
-
-
-def owed(user: User, on: date) -> Owed:
+def owed(user: User, on: date) -> statements.Owed:
     """What the invoices ``user`` may see still owe, and how much of it is overdue on ``on``."""
-    total, late = defaultdict(int), defaultdict(int)
-    owing = overdue = 0
-    for invoice in db.session.scalars(invoice_query(user, status="issued")):
-        cents = owed_cents(invoice)
-        if cents <= 0:
-            continue
-        owing += 1
-        total[invoice.currency] += cents
-        if invoice.due_on is not None and invoice.due_on < on:
-            overdue += 1
-            late[invoice.currency] += cents
-    return Owed(dict(total), dict(late), owing, overdue)
+    return statements.owed(db.session.scalars(invoice_query(user, status="issued")), on)
 
 
 @dataclass(frozen=True)
@@ -91,23 +59,17 @@ class WorkerState:
     error: str | None = None
 
 
-def worker_state(now: datetime | None = None) -> WorkerState:
-    """Whether a worker was seen alive within the last two minutes (its RQ heartbeat)."""
-    url = current_app.config.get("REDIS_URL")
-    if not url:
+def worker_state() -> WorkerState:
+    """Whether a worker of ours was seen alive within the last two minutes: the rule health
+    and the admins' banner use (``queue.workers_alive``), with the heartbeat to show."""
+    conn = queue.connection()
+    if conn is None:
         return WorkerState(configured=False, alive=True)
-    now = now or utcnow()
     try:
-        from redis import Redis
-        from rq import Worker
-
-        connection = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        beats = [w.last_heartbeat for w in Worker.all(connection=connection) if w.last_heartbeat]
+        latest = queue.last_worker_heartbeat(conn, queue.queue_prefix())
     except Exception as exc:  # Redis down is the answer here, not an error page
         return WorkerState(configured=True, alive=False, error=f"Redis unreachable ({type(exc).__name__})")
-    beats = [as_utc(b) for b in beats]
-    latest = max(beats, default=None)
-    return WorkerState(True, latest is not None and now - latest <= WORKER_ALIVE_WITHIN, latest)
+    return WorkerState(True, queue.heartbeat_is_recent(latest), latest)
 
 
 def open_drift_count() -> int:
@@ -117,7 +79,7 @@ def open_drift_count() -> int:
 
 @dataclass(frozen=True)
 class TenantHome:
-    owed: Owed
+    owed: statements.Owed
     month: statements.MonthSoFar
     deployments: dict[str, int]  # status -> count
     deployment_count: int

@@ -334,12 +334,9 @@ def _describe(exc: Exception, config) -> str:
 
 
 def _owed_cents(invoice: Invoice) -> int:
-    """What the invoice still owes: the one rule reminders follow ("is it still owed?"):
-    an issued invoice's amount due (paid, credited or credit applied comes off it); paid,
-    void and draft ones owe nothing."""
-    from .payments import amount_due_cents
+    from .payments import still_owed_cents
 
-    return amount_due_cents(invoice) if invoice.status == ISSUED else 0
+    return still_owed_cents(invoice)
 
 
 @dataclass

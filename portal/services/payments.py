@@ -32,6 +32,13 @@ def amount_due_cents(invoice: Invoice) -> int:
     return invoice.amount_due_cents
 
 
+def still_owed_cents(invoice: Invoice) -> int:
+    """What the invoice still owes, the one rule for "is it owed?" (reminders, the home page,
+    the account page): an issued invoice's amount due (payments, credit notes and credit
+    applied come off it); paid, void and draft ones owe nothing."""
+    return invoice.amount_due_cents if invoice.status == ISSUED else 0
+
+
 def is_overdue(invoice: Invoice, on: date | None = None) -> bool:
     """Issued, still owing, and its due date before ``on`` (default: today, UTC)."""
     return invoice.is_overdue(on or today())

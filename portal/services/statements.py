@@ -5,8 +5,11 @@ same terms and the usage metered until now), so the preview and the invoice can 
 disagree on how; only the usage still to come can change the figures.
 """
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Iterable
+
+from flask import current_app
 
 from ..billing.proration import month_start, next_month_start
 from ..billing.quote import Line
@@ -17,6 +20,7 @@ from ..errors import NotFound
 from ..extensions import db
 from .deployments import deployments_query
 from .invoices import tax_rule
+from .payments import balance_in_currency, still_owed_cents
 from .rollup import billing_inputs
 
 
@@ -32,29 +36,75 @@ class MonthSoFar:
 
 @dataclass(frozen=True)
 class Owed:
+    """Money owed on issued invoices, by currency: all of it, and the part past its due date."""
+    owed: dict[str, int] = field(default_factory=dict)
+    overdue: dict[str, int] = field(default_factory=dict)
+    owing_count: int = 0
+    overdue_count: int = 0
+    unpaid: tuple[Invoice, ...] = ()  # in the order given
+
+
+def owed(invoices: Iterable[Invoice], on: date) -> Owed:
+    """What ``invoices`` still owe, and how much of it is overdue on ``on``: the one sum of
+    what is owed, for the home page (what a user may see) and the account page (a tenant)."""
+    total, late = defaultdict(int), defaultdict(int)
+    unpaid, overdue = [], 0
+    for invoice in invoices:
+        cents = still_owed_cents(invoice)
+        if cents <= 0:
+            continue
+        unpaid.append(invoice)
+        total[invoice.currency] += cents
+        if invoice.is_overdue(on):
+            overdue += 1
+            late[invoice.currency] += cents
+    return Owed(dict(total), dict(late), len(unpaid), overdue, tuple(unpaid))
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One currency's figures on a tenant's account."""
     currency: str
     balance_due_cents: int      # what its issued invoices still owe
     overdue_cents: int          # of which past their due date
     overdue_count: int
     credit_balance_cents: int   # credit waiting to be applied to its next invoices
     refunds_owed_cents: int     # refunds credit notes owe it, not yet paid out
-    unpaid: tuple[Invoice, ...]  # oldest first
 
 
-def owed(tenant: Tenant, on: date) -> Owed:
-    """What a tenant owes as of ``on``: from the same amounts due the invoices show."""
-    unpaid = [inv for inv in db.session.scalars(
+@dataclass(frozen=True)
+class Account:
+    balances: tuple[Balance, ...]  # one per currency it has invoices or credit notes in
+    unpaid: tuple[Invoice, ...]    # oldest first
+
+
+def account(tenant: Tenant, on: date) -> Account:
+    """What a tenant owes as of ``on``, and the credit it holds, in each of its currencies
+    (credit in one currency never pays another's: ``payments.balance_in_currency``)."""
+    owing = owed(db.session.scalars(
         db.select(Invoice).where(Invoice.tenant_id == tenant.id, Invoice.status == ISSUED)
-        .order_by(Invoice.issued_on, Invoice.id)) if inv.amount_due_cents > 0]
-    overdue = [inv for inv in unpaid if inv.is_overdue(on)]
-    refunds = db.session.scalar(
-        db.select(db.func.coalesce(db.func.sum(CreditNote.refund_cents), 0))
-        .where(CreditNote.tenant_id == tenant.id, CreditNote.refunded_on.is_(None)))
-    currency = unpaid[0].currency if unpaid else db.session.scalar(
-        db.select(Invoice.currency).where(Invoice.tenant_id == tenant.id).limit(1)) or "AUD"
-    return Owed(currency, sum(i.amount_due_cents for i in unpaid),
-                sum(i.amount_due_cents for i in overdue), len(overdue),
-                tenant.credit_balance_cents or 0, int(refunds), tuple(unpaid))
+        .order_by(Invoice.issued_on, Invoice.id)), on)
+    refunds = dict(db.session.execute(
+        db.select(CreditNote.currency, db.func.sum(CreditNote.refund_cents))
+        .where(CreditNote.tenant_id == tenant.id, CreditNote.refunded_on.is_(None))
+        .group_by(CreditNote.currency)).all())
+    currencies = set(db.session.scalars(
+        db.select(Invoice.currency).where(Invoice.tenant_id == tenant.id).distinct()))
+    currencies |= set(db.session.scalars(
+        db.select(CreditNote.currency).where(CreditNote.tenant_id == tenant.id).distinct()))
+    balances = tuple(
+        Balance(c, owing.owed.get(c, 0), owing.overdue.get(c, 0),
+                sum(1 for i in owing.unpaid if i.currency == c and i.is_overdue(on)),
+                _credit_in(tenant, c),
+                int(refunds.get(c) or 0))
+        for c in sorted(currencies or {current_app.config.get("PLAN_CURRENCY", "AUD")}))
+    return Account(balances, owing.unpaid)
+
+
+def _credit_in(tenant: Tenant, currency: str) -> int:
+    """The credit balance that would pay an invoice in ``currency`` (as it is applied)."""
+    held = tenant.credit_balance_cents or 0
+    return min(held, balance_in_currency(tenant.id, currency)) if held else 0
 
 
 def recent_payments(tenant: Tenant, limit: int = 10) -> list[Payment]:

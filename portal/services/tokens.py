@@ -11,7 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from ..clock import as_utc, utcnow
-from ..errors import NotFound
+from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import ApiToken, User
 from . import audit
@@ -51,10 +51,15 @@ def parse_new_token(data) -> tuple[str, int | None]:
 
 
 def issue(user: User, name: str, expires_in_days: int | None = None,
-          actor: User | None = None) -> tuple[ApiToken, str]:
-    """A new token for ``user`` → (the row, the secret). The secret is never seen again."""
+          actor: User | None = None, by_token_id: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``user`` → (the row, the secret). The secret is never seen again.
+
+    ``by_token_id``: the request is authenticated by that token; a token cannot outlive the
+    token that made it (``within_expiry_of``)."""
     name, expires_in_days = parse_new_token({"name": name, "expires_in_days": expires_in_days})
     now = utcnow().replace(microsecond=0)  # whole seconds: read back by people and scripts
+    if by_token_id is not None:
+        within_expiry_of(db.session.get(ApiToken, by_token_id), expires_in_days, now)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user=user, name=name, token_hash=_digest(raw), prefix=raw[:PREFIX_LENGTH],
@@ -68,6 +73,27 @@ def issue(user: User, name: str, expires_in_days: int | None = None,
                  expires_at=token.expires_at.isoformat() if token.expires_at else None)
     db.session.commit()
     return token, raw
+
+
+def within_expiry_of(parent: ApiToken, expires_in_days: int | None, now) -> None:
+    """A token made with a token that expires must expire too, no later than it: otherwise
+    a short-lived token (handed to a script, say) could mint one that never expires. 422 on
+    ``expires_in_days`` naming the most days allowed. A token with no expiry, a signed-in
+    person and the command line may make any."""
+    if parent is None or parent.expires_at is None:
+        return
+    parent_expires = as_utc(parent.expires_at)
+    most = (parent_expires - now).days  # whole days that end before the parent expires
+    when = parent_expires.strftime("%Y-%m-%d %H:%M UTC")
+    if most < 1:
+        message = (f"the token making this request expires at {when}, in less than a day: "
+                   "sign in, or use a token with a later expiry, to make a new one")
+    elif expires_in_days is None or expires_in_days > most:
+        message = (f"must be at most {most} (the token making this request expires at {when}; "
+                   "a token cannot outlive the token that made it)")
+    else:
+        return
+    raise ValidationError({"expires_in_days": message})
 
 
 def create_token(email: str, actor: User | None = None, name: str = CLI_TOKEN_NAME,

@@ -63,6 +63,36 @@ def test_an_expired_token_is_401(client, alice):
     assert r.get_json()["error"]["code"] == "unauthorized"
 
 
+def test_a_token_cannot_make_a_token_that_outlives_it(client, alice, database):
+    """A 30-day token may make tokens of at most 29 whole days more (never one without an
+    expiry); a token without expiry, a signed-in person and the command line may make any."""
+    with freeze_time("2026-05-20 09:00:00"):
+        _, secret = tokens.issue(alice, "script", 30)   # expires 2026-06-19 09:00 UTC
+    api = Api(client, secret)
+    with freeze_time("2026-05-20 10:00:00"):
+        for days in (None, 30, 3650):
+            r = api.post("/api/v1/tokens", json={"name": "child", "expires_in_days": days})
+            assert r.status_code == 422, (days, r.get_json())
+            assert set(r.get_json()["error"]["fields"]) == {"expires_in_days"}
+            assert "must be at most 29 (the token making this request expires at 2026-06-19 09:00 UTC" in \
+                r.get_json()["error"]["fields"]["expires_in_days"]
+        r = api.post("/api/v1/tokens", json={"name": "child"})  # no expiry given: never expires
+        assert r.status_code == 422 and "expires_in_days" in r.get_json()["error"]["fields"]
+        ok = api.post("/api/v1/tokens", json={"name": "child", "expires_in_days": 29})
+        assert ok.status_code == 201 and ok.get_json()["expires_at"] == "2026-06-18T10:00:00+00:00"
+    with freeze_time("2026-06-18 10:00:00"):  # 23 hours left: nothing can be made with it
+        r = api.post("/api/v1/tokens", json={"name": "late", "expires_in_days": 1})
+        assert r.status_code == 422
+        assert "in less than a day" in r.get_json()["error"]["fields"]["expires_in_days"]
+    names = database.session.scalars(select(ApiToken.name).where(ApiToken.user_id == alice.id))
+    assert sorted(names) == ["child", "script"]  # nothing refused was made
+
+    # A token that never expires may make one that never expires, as before.
+    forever = Api(client, tokens.issue(alice, "ops", None)[1])
+    r = forever.post("/api/v1/tokens", json={"name": "ops child", "expires_in_days": None})
+    assert r.status_code == 201 and r.get_json()["expires_at"] is None
+
+
 def test_a_token_revoked_through_the_api_is_401(client, alice, api_as):
     api = api_as(alice)
     created = api.post("/api/v1/tokens", json={"name": "ci", "expires_in_days": None}).get_json()

@@ -47,6 +47,30 @@ def test_health_sees_a_worker_alive_in_the_last_two_minutes(app, client, redis_q
     assert client.get("/api/health").get_json()["worker"] is False
 
 
+def test_the_home_page_uses_the_same_worker_rule_as_health(app, browser, catalog, redis_queue):
+    """Another portal's worker on the same Redis is not ours: health, the banner and the home
+    page all say no worker; ours makes all three say alive; a stale beat makes them say down."""
+    make_user(email="admin@example.com")
+    browser.login("admin@example.com")
+
+    def home_and_health():
+        html = browser.get("/").get_data(as_text=True)
+        said = "alive" if "Last heartbeat" in html else "down" if "No worker seen" in html else html
+        return said, browser.client.get("/api/health").get_json()["worker"]
+
+    assert home_and_health() == ("down", False)
+    _live_worker(redis_queue, prefix="someone-else")
+    assert home_and_health() == ("down", False)
+    worker = _live_worker(redis_queue)
+    assert home_and_health() == ("alive", True)
+    stale = datetime.now(timezone.utc) - timedelta(seconds=121)
+    Redis.from_url(redis_queue).hset(worker.key, "last_heartbeat", utcformat(stale))
+    _live_worker(redis_queue, prefix="someone-else")  # a fresh beat, not ours
+    said, alive = home_and_health()
+    assert (said, alive) == ("down", False)
+    assert f"(last heartbeat {stale:%Y-%m-%d %H:%M}" in browser.get("/").get_data(as_text=True)
+
+
 def test_the_scheduler_process_beats_registers_and_catches_up(app, client, redis_queue, database):
     env = {**os.environ, "TZ": "UTC", "DATABASE_URL": TEST_DATABASE_URL, "REDIS_URL": redis_queue,
            "RQ_QUEUE": "portal-tests", "SECRET_KEY": "test"}

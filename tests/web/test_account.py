@@ -86,3 +86,39 @@ def test_what_a_tenant_owes_to_the_cent(browser, world, api_as, database):
         html = browser.get("/billing/").get_data(as_text=True)
     assert 'data-figure="overdue" class="overdue">$40.00 AUD (1 invoice)' in html
     assert html.count("badge-overdue") == 1
+
+
+def test_the_account_shows_each_currencys_balance_and_credit(browser, catalog, api_as, database):
+    """AUD 5.50 of credit and USD 2.20 of credit are two balances, not one figure of 7.70 in
+    whichever currency came first; what is owed is split the same way."""
+    from tests.api.test_payments_api import invoice_for, lines_of, pay
+    from tests.factories import make_plan
+
+    admin = api_as(make_user(email="admin@example.com"))
+    make_plan(code="usd", base_price_cents=1000, currency="USD")
+    tenant = make_tenant("twocur", "Two Currencies")
+    make_deployment(tenant, name="aud", plan_code="studio", starts_on=date(2026, 3, 1),
+                    ends_on=date(2026, 3, 31))
+    make_deployment(tenant, name="usd", plan_code="usd", starts_on=date(2026, 4, 1))
+    march = invoice_for(admin, tenant)                                         # AUD 55.00
+    april = invoice_for(admin, tenant, period="2026-04", issue_on="2026-05-02")  # USD 11.00
+    for invoice, cents in ((march, 500), (april, 200)):
+        assert pay(admin, invoice["id"], invoice["total_cents"]).status_code == 201
+        with freeze_time("2026-05-20"):
+            r = admin.post(f"/api/v1/invoices/{invoice['id']}/credit-notes", json={
+                "reason": "goodwill", "lines": [{"line_id": lines_of(invoice)["plan_base"],
+                                                 "amount_cents": cents}]})
+        assert r.status_code == 201, r.get_json()
+    may = invoice_for(admin, tenant, period="2026-05", issue_on="2026-06-02")  # USD 11.00 - 2.20
+    assert (may["currency"], may["credit_applied_cents"], may["amount_due_cents"]) == ("USD", 220, 880)
+    make_user(TENANT_VIEWER, tenant, email="two@example.com")
+    with freeze_time("2026-06-10 12:00:00"):
+        browser.login("two@example.com")
+        html = browser.get("/billing/").get_data(as_text=True)
+    aud = html[html.index('data-currency="AUD"'):html.index('data-currency="USD"')]
+    usd = html[html.index('data-currency="USD"'):html.index('id="payments"')]
+    assert "In AUD" in html and "In USD" in html
+    assert 'data-figure="balance_due">$0.00 AUD' in aud
+    assert 'data-figure="credit_balance">$5.50 AUD' in aud
+    assert 'data-figure="balance_due">US$8.80' in usd
+    assert 'data-figure="credit_balance">US$0.00' in usd  # applied to May's invoice

@@ -1,5 +1,5 @@
 """The caller's own API tokens. The secret is in the creation's answer and nowhere else."""
-from flask import request
+from flask import g, request
 
 from ...auth import current_actor, requires
 from ...services import tokens
@@ -22,7 +22,7 @@ def list_tokens():
 def create_token():
     name, days = tokens.parse_new_token(json_body())
     user = current_actor()
-    token, secret = tokens.issue(user, name, days, actor=user)
+    token, secret = tokens.issue(user, name, days, actor=user, by_token_id=g.api_token_id)
     return serializers.new_api_token(token, secret), 201, {"Cache-Control": "no-store"}
 
 
