@@ -19,7 +19,7 @@ from ..models import (
 )
 from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
 from ..permissions import check, check_transition, may_transition_to
-from . import accounts, audit
+from . import accounts, audit, regions
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
 from .validation import FieldError, Fields, iso_date, list_of_codes, record_id, text
@@ -69,10 +69,13 @@ def current_subscription(deployment: Deployment) -> Subscription | None:
 
 def create_deployment(user: User, data: Mapping[str, Any]) -> Deployment:
     """An admin creates one for any tenant (``tenant_id`` or ``tenant`` slug); a tenant_admin
-    requests one for its own tenant. It starts ``requested``."""
+    requests one for its own tenant. It starts ``requested``, in one of the provider's
+    available regions (services/regions.py)."""
     fields = Fields(data, allowed=DEPLOYMENT_FIELDS)
     name = fields.get("name", lambda v: text(v, 100))
     region = fields.get("region", lambda v: text(v, 32))
+    if region is not None and (problem := regions.region_problem(region)):
+        fields.add("region", problem)
     tenant = None
     if user.is_platform_admin:
         tenant = _tenant_from(fields)
