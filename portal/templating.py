@@ -6,6 +6,7 @@ from .auth import current_actor
 from .billing.labels import kind_label, line_kind_label, per_unit, unit_label
 from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .permissions import can
+from .services.paging import next_path
 
 def money(cents: int, currency: str = "AUD") -> str:
     """5000, "AUD" -> "$50.00 AUD": exact, from integer cents, no float. A symbol that already
@@ -46,6 +47,7 @@ def register(app) -> None:
     app.jinja_env.filters["per_unit"] = per_unit
     app.jinja_env.filters["line_kind_label"] = line_kind_label
     app.jinja_env.globals["can"] = can
+    app.jinja_env.globals["list_url"] = next_path
     app.jinja_env.globals["current_actor"] = current_actor
     app.jinja_env.globals["stalled_jobs"] = stalled_jobs
 

@@ -1,12 +1,12 @@
 """Deployments: creation, the state machine, subscriptions."""
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..clock import today
-from ..errors import Conflict
+from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..models import (
     Deployment,
@@ -17,9 +17,11 @@ from ..models import (
     Tenant,
     User,
 )
-from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
+from ..models.deployments import DECOMMISSIONED, REQUESTED, STATES, TRANSITIONS
 from ..permissions import check, check_transition, may_transition_to
 from . import accounts, audit, regions
+from .invoices import tenant_match
+from .paging import Sorts, Totals
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
 from .validation import FieldError, Fields, iso_date, list_of_codes, record_id, text
@@ -28,20 +30,56 @@ DEPLOYMENT_FIELDS = {"name", "region", "tenant_id", "tenant"}
 SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
 
 
-def deployments_query(user: User, tenant_slug: str | None = None):
-    query = (
-        select(Deployment)
-        .options(*_loads())
-        .join(Tenant, Deployment.tenant_id == Tenant.id)
-        .order_by(Tenant.slug, Deployment.name, Deployment.id)
-    )
+# The list's orders: by creation (the id: the order they were made in; newest first by
+# default, so what was just requested is on top), by name and by status, each then by id; read
+# from the primary key, ix_deployments_name_id and ix_deployments_status_id (a tenant's own few
+# rows from tenant_id's index).
+DEPLOYMENT_SORTS = Sorts({"name": (Deployment.name, str), "created": (Deployment.id, int),
+                          "status": (Deployment.status, str)}, "-created", Deployment.id)
+DEPLOYMENT_ORDER = DEPLOYMENT_SORTS.keyset(DEPLOYMENT_SORTS.default)
+MAX_NAME_SEARCH = 100
+
+
+def deployments_query(user: User, tenant_slug: str | None = None, tenant_search: str | None = None,
+                      status: str | None = None, region: str | None = None,
+                      name_search: str | None = None):
+    """The deployments ``user`` may see, filtered; a 422 names each bad filter. ``tenant_slug``
+    is an exact slug (the API's filter), ``tenant_search`` the page's box (a slug or its start),
+    ``name_search`` any part of the name, in any case."""
+    query = scoped(select(Deployment).options(*_loads()), user, Deployment.tenant_id) \
+        .order_by(Deployment.id.desc())
+    errors = {}
     if tenant_slug:
-        query = query.where(Tenant.slug == tenant_slug)
-    return scoped(query, user, Deployment.tenant_id)
+        query = query.where(Deployment.tenant_id.in_(select(Tenant.id).where(Tenant.slug == tenant_slug)))
+    if tenant_search and tenant_search.strip():
+        try:
+            query = query.where(tenant_match(tenant_search, Deployment.tenant_id))
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if status:
+        if status not in STATES:
+            errors["status"] = f"must be one of {', '.join(STATES)}"
+        query = query.where(Deployment.status == status)
+    if region:
+        if len(region) > 32:
+            errors["region"] = "must be at most 32 characters"
+        query = query.where(Deployment.region == region)
+    if name_search and name_search.strip():
+        if len(name_search.strip()) > MAX_NAME_SEARCH:
+            errors["name"] = f"must be at most {MAX_NAME_SEARCH} characters"
+        query = query.where(Deployment.name.icontains(name_search.strip(), autoescape=True))
+    if errors:
+        raise ValidationError(errors)
+    return query
 
 
 def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
     return list(db.session.scalars(deployments_query(user, tenant_slug)))
+
+
+def deployment_count(query) -> Totals:
+    """How many deployments the list's filters select (the list summary's count)."""
+    return Totals(db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())), [])
 
 
 def _loads():

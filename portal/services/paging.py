@@ -11,12 +11,15 @@ Two ways to page:
   ``?page=`` still works there for old callers (offset, as before) and its ``next`` is a
   cursor; ``page`` and ``cursor`` together are a 422.
 """
+import base64
+import binascii
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
 
 from flask import request, url_for
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, func, select, tuple_
 
 from ..errors import ValidationError
 from ..extensions import db
@@ -64,17 +67,56 @@ def next_page_path(endpoint: str, next_page: int | None) -> str | None:
 
 # --- keyset (cursor) paging -----------------------------------------------------------------
 
-OLDER, NEWER = "o", "n"
-MAX_CURSOR = 64
+OLDER, NEWER = "o", "n"  # forward (the next page) and back (the previous one) in the list's order
+MAX_CURSOR = 400  # a text key (an email) travels base64url-encoded
 
 
 @dataclass(frozen=True)
 class Keyset:
-    """A list's order: its columns, each descending (newest first), the last one unique."""
-    columns: tuple  # of (column, type), type date or int
+    """A list's order: its columns (none nullable), all descending (newest first) or all
+    ascending, the last one unique. ``name`` is the sort it serves, written into its cursors
+    so a cursor of one order is refused by another; "" for the list's default order (whose
+    cursors read ``o.2026-04-01.1234``)."""
+    columns: tuple  # of (column, type), type date, int or str
+    descending: bool = True
+    name: str = ""
 
     def key(self, row) -> tuple:
         return tuple(getattr(row, column.key) for column, _ in self.columns)
+
+
+@dataclass(frozen=True)
+class Sorts:
+    """The orders a list offers: ``?sort=total`` ascending, ``?sort=-total`` descending, by
+    ``fields[name]`` then the id (unique, the tie-break). Every order is a keyset, so each
+    deep page is read from an index (see the list's indexes)."""
+    fields: dict  # name -> (column, type)
+    default: str  # e.g. "-period"
+    id_column: object
+
+    @property
+    def choices(self) -> list[str]:
+        return [token for name in self.fields for token in (name, "-" + name)]
+
+    def parse(self, raw: str | None) -> str:
+        """The sort token asked for (the default when absent or blank), or a 422."""
+        if raw is None or raw == "":
+            return self.default
+        if raw not in self.choices:
+            raise ValidationError({"sort": f"must be one of {', '.join(self.choices)}"})
+        return raw
+
+    def keyset(self, token: str) -> Keyset:
+        name = token.lstrip("-")
+        column = self.fields[name]
+        columns = (column,) if column[0] is self.id_column else (column, (self.id_column, int))
+        return Keyset(columns, descending=token.startswith("-"),
+                      name="" if token == self.default else token)
+
+    def state(self, token: str) -> dict:
+        """For the headers: the column sorted and its direction."""
+        return {"field": token.lstrip("-"), "descending": token.startswith("-"),
+                "token": token, "default": self.default}
 
 
 @dataclass
@@ -83,21 +125,37 @@ class Cursor:
     key: tuple
 
 
-def cursor_text(direction: str, key: tuple) -> str:
-    """Opaque to callers; readable to us: ``o.2026-04-01.1234``."""
-    return ".".join([direction, *(v.isoformat() if isinstance(v, date) else str(v) for v in key)])
+def _key_text(value) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):  # base64url: no dots, nothing a URL must escape
+        return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+    return str(value)
+
+
+def cursor_text(direction: str, key: tuple, keyset: Keyset | None = None) -> str:
+    """Opaque to callers; readable to us: ``o.2026-04-01.1234``, ``n.-total.4500.1234``."""
+    name = [keyset.name] if keyset is not None and keyset.name else []
+    return ".".join([direction, *name, *(_key_text(v) for v in key)])
 
 
 def parse_cursor(raw: str, keyset: Keyset) -> Cursor:
     """A cursor this list made, or a 422: never a query with a value the database refuses."""
     problem = {"cursor": "is not a cursor of this list: follow `next` (or Older/Newer) as given"}
     parts = raw.split(".") if len(raw) <= MAX_CURSOR else []
+    if keyset.name:  # a sorted order's cursor names its sort
+        if len(parts) < 2 or parts.pop(1) != keyset.name:
+            raise ValidationError(problem)
     if len(parts) != len(keyset.columns) + 1 or parts[0] not in (OLDER, NEWER):
         raise ValidationError(problem)
     key = []
     for text, (_, kind) in zip(parts[1:], keyset.columns):
         try:
-            if kind is date:
+            if kind is str:
+                if not re.fullmatch(r"[A-Za-z0-9_-]{0,400}", text):
+                    raise ValueError(text)
+                key.append(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
+            elif kind is date:
                 if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                     raise ValueError(text)
                 key.append(date.fromisoformat(text))
@@ -105,7 +163,7 @@ def parse_cursor(raw: str, keyset: Keyset) -> Cursor:
                 if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_KEY:
                     raise ValueError(text)
                 key.append(int(text))
-        except ValueError:
+        except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
             raise ValidationError(problem) from None
     return Cursor(parts[0], tuple(key))
 
@@ -132,32 +190,121 @@ def parse_keyset_args(args, keyset: Keyset) -> tuple[Cursor | None, int | None, 
     return parse_cursor(raw_cursor, keyset), None, per_page
 
 
+def _before_after(keyset: Keyset, cursor_key: tuple, forward: bool):
+    """Rows strictly after ``cursor_key`` in the list's order (forward) or strictly before."""
+    columns = tuple_(*(column for column, _ in keyset.columns))
+    key = tuple_(*cursor_key)
+    return (columns < key) if forward == keyset.descending else (columns > key)
+
+
+def _ordered(query: Select, keyset: Keyset, reverse: bool = False) -> Select:
+    descending = keyset.descending != reverse
+    return query.order_by(*(c.desc() if descending else c.asc() for c, _ in keyset.columns))
+
+
+@dataclass
+class ListArgs:
+    """What a sorted keyset list was asked for: ``sort``, ``cursor`` (or the old ``page``),
+    ``per_page``."""
+    sort: str
+    keyset: Keyset
+    cursor: Cursor | None
+    page: int | None
+    per_page: int
+
+
+def parse_list_args(args, sorts: Sorts) -> ListArgs:
+    """A list's ``sort``, ``cursor``/``page`` and ``per_page``; a 422 naming each bad one."""
+    errors, token = {}, sorts.default
+    try:
+        token = sorts.parse(args.get("sort"))
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    keyset = sorts.keyset(token)
+    try:
+        cursor, page, per_page = parse_keyset_args(args, keyset)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationError(errors)
+    return ListArgs(token, keyset, cursor, page, per_page)
+
+
 def keyset_page(query: Select, keyset: Keyset, cursor: Cursor | None = None,
                 page: int | None = None, per_page: int = PER_PAGE) -> KeysetPage:
     """One page of ``query`` in ``keyset``'s order (its own order_by is replaced)."""
-    columns = [column for column, _ in keyset.columns]
     query = query.order_by(None)
+    text = lambda direction, row: cursor_text(direction, keyset.key(row), keyset)  # noqa: E731
     if cursor is not None and cursor.direction == NEWER:
         rows = list(db.session.scalars(
-            query.where(tuple_(*columns) > tuple_(*cursor.key))
-            .order_by(*(c.asc() for c in columns)).limit(per_page + 1)))
+            _ordered(query.where(_before_after(keyset, cursor.key, forward=False)), keyset,
+                     reverse=True).limit(per_page + 1)))
         more_newer = len(rows) > per_page
         rows = rows[:per_page][::-1]
-        return KeysetPage(rows, cursor_text(OLDER, keyset.key(rows[-1])) if rows else None,
-                          cursor_text(NEWER, keyset.key(rows[0])) if more_newer else None)
-    query = query.order_by(*(c.desc() for c in columns))
+        return KeysetPage(rows, text(OLDER, rows[-1]) if rows else None,
+                          text(NEWER, rows[0]) if more_newer else None)
+    query = _ordered(query, keyset)
     if cursor is not None:
-        query = query.where(tuple_(*columns) < tuple_(*cursor.key))
+        query = query.where(_before_after(keyset, cursor.key, forward=True))
     elif page:  # the old offset paging, for callers that still send ?page=
         query = query.offset((page - 1) * per_page)
     rows = list(db.session.scalars(query.limit(per_page + 1)))
     more_older = len(rows) > per_page
     rows = rows[:per_page]
-    older = cursor_text(OLDER, keyset.key(rows[-1])) if more_older else None
+    older = text(OLDER, rows[-1]) if more_older else None
     newer = None
     if rows and (cursor is not None or (page or 1) > 1):
-        newer = cursor_text(NEWER, keyset.key(rows[0]))
+        newer = text(NEWER, rows[0])
     return KeysetPage(rows, older, newer)
+
+
+# --- where a page sits, and what the filters select ------------------------------------------
+
+@dataclass
+class Position:
+    first: int  # 1-based number of the page's first row (0 when there is none)
+    last: int
+    total: int
+    page: int
+    pages: int
+
+
+def position(query: Select, keyset: Keyset, cursor: Cursor | None, page: int | None,
+             per_page: int, total: int) -> Position:
+    """"51–100 of 1,234, page 2 of 25" for the page ``cursor`` (or ``page``) shows: one count
+    of the rows before it, read from the order's index. Kept out of the list's own query."""
+    pages = max(1, math.ceil(total / per_page))
+    if cursor is None:
+        before = ((page or 1) - 1) * per_page
+    else:
+        sub = query.order_by(None).where(
+            _before_after(keyset, cursor.key, forward=False)
+            if cursor.direction == NEWER else
+            ~_before_after(keyset, cursor.key, forward=True)).subquery()
+        counted = db.session.scalar(select(func.count()).select_from(sub))
+        before = max(0, counted - per_page) if cursor.direction == NEWER else counted
+    first = min(before + 1, total) if total else 0
+    last = min(before + per_page, total) if cursor is None or cursor.direction == OLDER else min(
+        before + per_page, counted)
+    return Position(first, last, total, min(pages, before // per_page + 1), pages)
+
+
+@dataclass
+class Totals:
+    """What a list's filters select: how many rows, and sums per currency."""
+    count: int
+    by_currency: list  # of (currency, {name: cents})
+
+
+def totals(query: Select, sums: dict) -> Totals:
+    """One aggregate over the list's filtered query (its order dropped): the count and, per
+    currency, each of ``sums`` (``name -> function of the query's columns`` giving cents)."""
+    sub = query.order_by(None).subquery()
+    named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
+    rows = db.session.execute(select(sub.c.currency, func.count().label("n"), *named)
+                              .group_by(sub.c.currency).order_by(sub.c.currency)).all()
+    return Totals(sum(row.n for row in rows),
+                  [(row.currency, {name: int(getattr(row, name)) for name in sums}) for row in rows])
 
 
 def pager_links(endpoint: str, found: KeysetPage) -> dict:
