@@ -47,7 +47,7 @@ def deployments_query(user: User, tenant_slug: str | None = None, tenant_search:
     is an exact slug (the API's filter), ``tenant_search`` the page's box (a slug or its start),
     ``name_search`` any part of the name, in any case."""
     query = scoped(select(Deployment).options(*_loads()), user, Deployment.tenant_id) \
-        .order_by(Deployment.id.desc())
+        .order_by(Deployment.name, Deployment.id)  # the API's order; the page's is a keyset
     errors = {}
     if tenant_slug:
         query = query.where(Deployment.tenant_id.in_(select(Tenant.id).where(Tenant.slug == tenant_slug)))

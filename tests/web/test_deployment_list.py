@@ -164,7 +164,7 @@ def test_the_list_offers_the_create_form_and_listens_for_changes(browser, world)
     browser.login(ADMIN)
     html = browser.get("/deployments/").get_data(as_text=True)
     assert 'hx-get="/deployments/new" hx-target="#deployment-create"' in html
-    assert 'hx-trigger="change, submit, deployment-changed from:body"' in html
+    assert 'hx-trigger="change from:.deployment-filter, submit, deployment-changed from:body"' in html
     panel = browser.get("/deployments/new", htmx=True).get_data(as_text=True)
     assert panel.lstrip().startswith('<section id="deployment-create"') and "<html" not in panel
     assert '<option value="syd1">Sydney 1 (syd1)</option>' in panel
