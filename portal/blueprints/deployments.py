@@ -6,6 +6,7 @@ replaces itself. Without JavaScript the same forms post and are redirected back 
 """
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Callable
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
@@ -45,7 +46,8 @@ def _filters(user) -> dict:
 
 LIST = ListView("deployments.index", "deployments.summary", "deployments/index.html",
                 "deployments/_table.html", deployments.DEPLOYMENT_SORTS,
-                deployments.deployments_query, deployments.deployment_count, _filters,
+                partial(deployments.deployments_query, loads=deployments.list_loads()),
+                deployments.deployment_count, _filters,
                 ("deployment", "deployments"), events=("deployment-changed",))
 
 

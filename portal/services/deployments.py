@@ -42,11 +42,12 @@ MAX_NAME_SEARCH = 100
 
 def deployments_query(user: User, tenant_slug: str | None = None, tenant_search: str | None = None,
                       status: str | None = None, region: str | None = None,
-                      name_search: str | None = None):
+                      name_search: str | None = None, loads=None):
     """The deployments ``user`` may see, filtered; a 422 names each bad filter. ``tenant_slug``
     is an exact slug (the API's filter), ``tenant_search`` the page's box (a slug or its start),
-    ``name_search`` any part of the name, in any case."""
-    query = scoped(select(Deployment).options(*_loads()), user, Deployment.tenant_id) \
+    ``name_search`` any part of the name, in any case. ``loads``: what each row brings along
+    (default: everything the API shows; the page's rows need less, see ``list_loads``)."""
+    query = scoped(select(Deployment).options(*(loads or _loads())), user, Deployment.tenant_id) \
         .order_by(Deployment.name, Deployment.id)  # the API's order; the page's is a keyset
     errors = {}
     if tenant_slug:
@@ -80,6 +81,15 @@ def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deploym
 def deployment_count(query) -> Totals:
     """How many deployments the list's filters select (the list summary's count)."""
     return Totals(db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())), [])
+
+
+def list_loads():
+    """The list page's rows: the tenant and each subscription's plan (not its addons)."""
+    return (
+        selectinload(Deployment.tenant),
+        selectinload(Deployment.subscriptions).selectinload(Subscription.plan_version)
+        .selectinload(PlanVersion.plan),
+    )
 
 
 def _loads():
