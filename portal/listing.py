@@ -29,7 +29,7 @@ class ListView:
     rows_template: str
     sorts: Sorts
     query: Callable  # (user, **filters) -> Select of the rows the user may see, filtered
-    totals: Callable  # (that Select) -> paging.Totals
+    totals: Callable  # (that Select, keyset, cursor) -> paging.Totals, in one aggregate
     filters: Callable  # (user) -> {name: value} from request.args
     noun: tuple[str, str]  # ("invoice", "invoices")
     sums: tuple = ()  # (name, label) of the Totals sums, in the order they read
@@ -38,9 +38,9 @@ class ListView:
     def render(self, **context):
         """The page (or, for HTMX, its rows fragment): 422 with the messages for bad input."""
         user = current_actor()
-        filters = self.filters(user)
-        errors, found, sort = {}, KeysetPage([], None, None), self.sorts.default
+        errors, found, sort, filters = {}, KeysetPage([], None, None), self.sorts.default, {}
         try:
+            filters = self.filters(user)
             args = parse_list_args(request.args, self.sorts)
             sort = args.sort
             found = keyset_page(self.query(user, **filters), args.keyset, args.cursor, args.page,
@@ -63,9 +63,8 @@ class ListView:
         try:
             args = parse_list_args(request.args, self.sorts)
             query = self.query(user, **self.filters(user))
-            found = self.totals(query)
-            where = position(query, args.keyset, args.cursor, args.page, args.per_page,
-                             found.count)
+            found = self.totals(query, args.keyset, args.cursor)
+            where = position(found, args.cursor, args.page, args.per_page)
         except ValidationError as exc:
             return render_template("_list_summary.html", errors=exc.fields, listing=self), 422
         return render_template("_list_summary.html", totals=found, where=where, listing=self,

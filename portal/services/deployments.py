@@ -1,7 +1,7 @@
 """Deployments: creation, the state machine, subscriptions."""
 from typing import Any, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -21,7 +21,7 @@ from ..models.deployments import DECOMMISSIONED, REQUESTED, STATES, TRANSITIONS
 from ..permissions import check, check_transition, may_transition_to
 from . import accounts, audit, regions
 from .invoices import tenant_match
-from .paging import Sorts, Totals
+from .paging import Sorts, Totals, totals
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
 from .validation import FieldError, Fields, iso_date, list_of_codes, record_id, text
@@ -78,9 +78,10 @@ def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deploym
     return list(db.session.scalars(deployments_query(user, tenant_slug)))
 
 
-def deployment_count(query) -> Totals:
-    """How many deployments the list's filters select (the list summary's count)."""
-    return Totals(db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())), [])
+def deployment_count(query, keyset=None, cursor=None) -> Totals:
+    """How many deployments the list's filters select, and how many come before the page
+    (the list summary's count and position): no money on a deployment, so no sums."""
+    return totals(query, {}, keyset, cursor)
 
 
 def list_loads():

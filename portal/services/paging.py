@@ -28,6 +28,8 @@ PER_PAGE = 50
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000
 MAX_KEY = 2**31 - 1  # the database's integer keys
+MAX_CENTS = 2**63 - 1  # its BIGINT amounts
+CENTS = "cents"  # a Keyset column type: an amount in cents (BIGINT, may be negative)
 
 
 def parse_page(args) -> tuple[int, int]:
@@ -77,7 +79,7 @@ class Keyset:
     ascending, the last one unique. ``name`` is the sort it serves, written into its cursors
     so a cursor of one order is refused by another; "" for the list's default order (whose
     cursors read ``o.2026-04-01.1234``)."""
-    columns: tuple  # of (column, type), type date, int or str
+    columns: tuple  # of (column, type), type date, int (a key), CENTS or str
     descending: bool = True
     name: str = ""
 
@@ -159,6 +161,10 @@ def parse_cursor(raw: str, keyset: Keyset) -> Cursor:
                 if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                     raise ValueError(text)
                 key.append(date.fromisoformat(text))
+            elif kind is CENTS:  # a money column: BIGINT, and may be negative
+                if not re.fullmatch(r"-?[0-9]{1,19}", text) or abs(int(text)) > MAX_CENTS:
+                    raise ValueError(text)
+                key.append(int(text))
             else:
                 if not re.fullmatch(r"[0-9]{1,10}", text) or int(text) > MAX_KEY:
                     raise ValueError(text)
@@ -188,13 +194,6 @@ def parse_keyset_args(args, keyset: Keyset) -> tuple[Cursor | None, int | None, 
     if raw_cursor is None:
         return None, (page if "page" in args else None), per_page
     return parse_cursor(raw_cursor, keyset), None, per_page
-
-
-def _before_after(keyset: Keyset, cursor_key: tuple, forward: bool):
-    """Rows strictly after ``cursor_key`` in the list's order (forward) or strictly before."""
-    columns = tuple_(*(column for column, _ in keyset.columns))
-    key = tuple_(*cursor_key)
-    return (columns < key) if forward == keyset.descending else (columns > key)
 
 
 def _ordered(query: Select, keyset: Keyset, reverse: bool = False) -> Select:
@@ -258,7 +257,48 @@ def keyset_page(query: Select, keyset: Keyset, cursor: Cursor | None = None,
     return KeysetPage(rows, older, newer)
 
 
-# --- where a page sits, and what the filters select ------------------------------------------
+# --- what the filters select, and where a page sits in it ------------------------------------
+
+def _before_after(keyset: Keyset, cursor_key: tuple, forward: bool, columns=None):
+    """Rows strictly after ``cursor_key`` in the list's order (forward) or strictly before.
+    ``columns``: the same columns of a subquery, when the clause is on one."""
+    columns = tuple_(*(columns or [column for column, _ in keyset.columns]))
+    key = tuple_(*cursor_key)
+    return (columns < key) if forward == keyset.descending else (columns > key)
+
+
+@dataclass
+class Totals:
+    """What a list's filters select: how many rows, sums per currency, and how many rows come
+    before the page asked for (the cursor's side of it)."""
+    count: int
+    by_currency: list  # of (currency, {name: cents})
+    counted_before: int = 0
+
+
+def totals(query: Select, sums: dict, keyset: Keyset | None = None,
+           cursor: Cursor | None = None) -> Totals:
+    """One aggregate over the list's filtered query (its order dropped), one scan: the count,
+    per currency each of ``sums`` (``name -> function of the query's columns`` giving cents),
+    and with a cursor the rows before it (``count(*) FILTER``, for :func:`position`)."""
+    sub = query.order_by(None).subquery()
+    columns = [func.count().label("n")]
+    if cursor is not None:
+        on_sub = [sub.c[column.key] for column, _ in keyset.columns]
+        before = (_before_after(keyset, cursor.key, forward=False, columns=on_sub)
+                  if cursor.direction == NEWER else
+                  ~_before_after(keyset, cursor.key, forward=True, columns=on_sub))
+        columns.append(func.count().filter(before).label("before"))
+    if not sums:  # a list without money: how many
+        row = db.session.execute(select(*columns).select_from(sub)).one()
+        return Totals(row.n, [], getattr(row, "before", 0))
+    named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
+    rows = db.session.execute(select(sub.c.currency, *columns, *named)
+                              .group_by(sub.c.currency).order_by(sub.c.currency)).all()
+    return Totals(sum(row.n for row in rows),
+                  [(row.currency, {name: int(getattr(row, name)) for name in sums}) for row in rows],
+                  sum(getattr(row, "before", 0) for row in rows))
+
 
 @dataclass
 class Position:
@@ -269,42 +309,22 @@ class Position:
     pages: int
 
 
-def position(query: Select, keyset: Keyset, cursor: Cursor | None, page: int | None,
-             per_page: int, total: int) -> Position:
-    """"51–100 of 1,234, page 2 of 25" for the page ``cursor`` (or ``page``) shows: one count
-    of the rows before it, read from the order's index. Kept out of the list's own query."""
+def position(found: Totals, cursor: Cursor | None, page: int | None, per_page: int) -> Position:
+    """"51–100 of 1,234, page 2 of 25" for the page ``cursor`` (or ``page``) shows, from
+    :func:`totals` (the rows before the cursor). Kept out of the list's own query."""
+    total = found.count
     pages = max(1, math.ceil(total / per_page))
     if cursor is None:
         before = ((page or 1) - 1) * per_page
+        last = min(before + per_page, total)
+    elif cursor.direction == NEWER:  # the page is the per_page rows just before the cursor
+        before = max(0, found.counted_before - per_page)
+        last = found.counted_before
     else:
-        sub = query.order_by(None).where(
-            _before_after(keyset, cursor.key, forward=False)
-            if cursor.direction == NEWER else
-            ~_before_after(keyset, cursor.key, forward=True)).subquery()
-        counted = db.session.scalar(select(func.count()).select_from(sub))
-        before = max(0, counted - per_page) if cursor.direction == NEWER else counted
+        before = found.counted_before
+        last = min(before + per_page, total)
     first = min(before + 1, total) if total else 0
-    last = min(before + per_page, total) if cursor is None or cursor.direction == OLDER else min(
-        before + per_page, counted)
     return Position(first, last, total, min(pages, before // per_page + 1), pages)
-
-
-@dataclass
-class Totals:
-    """What a list's filters select: how many rows, and sums per currency."""
-    count: int
-    by_currency: list  # of (currency, {name: cents})
-
-
-def totals(query: Select, sums: dict) -> Totals:
-    """One aggregate over the list's filtered query (its order dropped): the count and, per
-    currency, each of ``sums`` (``name -> function of the query's columns`` giving cents)."""
-    sub = query.order_by(None).subquery()
-    named = [func.coalesce(func.sum(fn(sub.c)), 0).label(name) for name, fn in sums.items()]
-    rows = db.session.execute(select(sub.c.currency, func.count().label("n"), *named)
-                              .group_by(sub.c.currency).order_by(sub.c.currency)).all()
-    return Totals(sum(row.n for row in rows),
-                  [(row.currency, {name: int(getattr(row, name)) for name in sums}) for row in rows])
 
 
 def pager_links(endpoint: str, found: KeysetPage) -> dict:
