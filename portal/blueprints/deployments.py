@@ -4,18 +4,22 @@ The detail page's status widget (badge, transition buttons, subscription, histor
 partial, ``_status.html``: included in the page, and returned alone to an HTMX post so it
 replaces itself. Without JavaScript the same forms post and are redirected back (303).
 """
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Callable
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
 from ..billing.rollup import BillingError
 from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..htmx import hx_status, is_htmx, render_page_or_fragment
-from ..models.deployments import DECOMMISSIONED, TRANSITIONS
+from ..listing import ListView
+from ..models.deployments import DECOMMISSIONED, STATES, TRANSITIONS
 from ..permissions import can, may_move_deployments
-from ..services import accounts, catalog, deployments, subscriptions
+from ..services import accounts, catalog, deployments, regions, subscriptions
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
@@ -31,21 +35,37 @@ def _to_detail(deployment_id: int):
 # --- list -------------------------------------------------------------------------------
 
 
+def _filters(user) -> dict:
+    filters = {"status": request.args.get("status") or None,
+               "region": request.args.get("region") or None,
+               "name_search": request.args.get("name") or None}
+    if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
+        filters["tenant_search"] = request.args.get("tenant") or None
+    return filters
+
+
+LIST = ListView("deployments.index", "deployments.summary", "deployments/index.html",
+                "deployments/_table.html", deployments.DEPLOYMENT_SORTS,
+                partial(deployments.deployments_query, loads=deployments.list_loads()),
+                deployments.deployment_count, _filters,
+                ("deployment", "deployments"), events=("deployment-changed",))
+
+
 @bp.get("/")
 @requires("deployments.read")
 def index():
     user = current_actor()
-    tenant = (request.args.get("tenant") or None) if user.is_platform_admin else None
-    rows = [(d, deployments.current_subscription(d))
-            for d in deployments.list_deployments(user, tenant_slug=tenant)]
-    return render_page_or_fragment(
-        "deployments/index.html",
-        "deployments/_table.html",
-        rows=rows,
-        tenant=tenant,
-        tenants=_tenant_slugs() if user.is_platform_admin else [],
-        show_tenant=user.is_platform_admin,
-    )
+    listed = regions.list_regions()
+    return LIST.render(
+        states=STATES, show_tenant=user.is_platform_admin, region_labels={r.slug: r.label for r in listed},
+        region_options=[(r.slug, r.label) for r in listed],
+        current_subscription=deployments.current_subscription)
+
+
+@bp.get("/summary")
+@requires("deployments.read")
+def summary():
+    return LIST.summary()
 
 
 # --- create -----------------------------------------------------------------------------
@@ -54,28 +74,44 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @requires("deployments.create")
 def new():
+    """The create form: a page of its own, or (HTMX) the panel on the list that swaps itself,
+    says what was made and fires ``deployment-changed`` so the list below refreshes."""
     user = current_actor()
-    form, errors, message, status = dict(request.args), {}, None, 200
+    form, errors, message, status, created = dict(request.args), {}, None, 200, None
     if request.method == "POST":
-        form = request.form
+        form = request.form.to_dict()
         data = {"name": form.get("name", ""), "region": form.get("region", "")}
         if user.is_platform_admin:  # a tenant_admin requests for its own tenant
             data["tenant"] = form.get("tenant") or None
         try:
-            deployment = deployments.create_deployment(user, data)
+            created = deployments.create_deployment(user, data)
         except ValidationError as exc:
             errors, status = exc.fields, 422
         except Conflict as exc:
             errors, message, status = exc.fields, exc.message, 409
         else:
-            return _to_detail(deployment.id)
-    return render_template(
-        "deployments/new.html",
-        form=form,
-        errors=errors,
-        message=message,
-        tenants=_tenant_slugs() if user.is_platform_admin else [],
-    ), status
+            if not is_htmx():
+                return _to_detail(created.id)
+            form = {"tenant": form.get("tenant", "")}  # ready for the next one, same tenant
+    if "tenant_id" in errors:  # the form's field is the tenant select
+        errors.setdefault("tenant", errors.pop("tenant_id"))
+    available = regions.available_regions()
+    context = {
+        "form": form, "errors": errors, "message": message, "created": created,
+        "tenants": [(slug, slug) for slug in _tenant_slugs()] if user.is_platform_admin else [],
+        "region_options": [(r.slug, r.label) for r in available],
+        "region_labels": {r.slug: r.label for r in available},
+        "regions_synced": regions.synced(),
+    }
+    if not is_htmx():
+        return render_template("deployments/new.html", **context), status
+    response = make_response(render_template("deployments/_create.html", **context),
+                             _error_status(status))
+    if created is not None:
+        where = context["region_labels"].get(created.region, created.region)
+        hx_status(response, f"Deployment {created.name} requested for {created.tenant.slug} in {where}.",
+                  "deployment-changed")
+    return response
 
 
 # --- detail, transitions, subscribing ---------------------------------------------------
@@ -142,10 +178,30 @@ def _end_form(values) -> dict:
     return {"ends_on": values.get("ends_on", "")}
 
 
+@dataclass(frozen=True)
+class SubscriptionAction:
+    """Changing or ending the running subscription: how the page reads its form, the write,
+    its preview, and what the status message says once done."""
+    read_form: Callable
+    write: Callable
+    preview: Callable
+    done: Callable  # form -> message
+
+
+SUBSCRIPTION_ACTIONS = {
+    "change": SubscriptionAction(
+        _change_form, subscriptions.change_subscription, subscriptions.preview_change,
+        lambda form: f"Subscription changed to {form['plan_code']} from {form['effective_on']}."),
+    "end": SubscriptionAction(
+        _end_form, subscriptions.end_subscription, subscriptions.preview_end,
+        lambda form: f"Subscription ends after {form['ends_on']}."),
+}
+
+
 def _preview(action: str, deployment_id: int, form: dict) -> dict:
     """What the month of the change (or end) would bill, or why it cannot be priced: the
     same service and checks as the write, nothing written."""
-    service = subscriptions.preview_change if action == "change" else subscriptions.preview_end
+    service = SUBSCRIPTION_ACTIONS[action].preview
     try:
         return {"action": action, "result": service(current_actor(), deployment_id, form),
                 "errors": {}, "message": None, "status": 200}
@@ -206,45 +262,31 @@ def subscribe(deployment_id):
 # --- changing and ending a subscription ---------------------------------------------------
 
 
-@bp.get("/<int:deployment_id>/subscription/<action>/preview")
+@bp.get("/<int:deployment_id>/subscription/<any(change, end):action>/preview")
 @requires("deployments.read")  # the service answers 404 before 403 for another tenant's
 def subscription_preview(deployment_id, action):
     """The live preview: HTMX gets the preview partial alone; without it, the whole page with
     the form as typed (so the URL is shareable and works without JavaScript)."""
-    if action not in ("change", "end"):
-        abort(404)
-    form = _change_form(request.args) if action == "change" else _end_form(request.args)
+    form = SUBSCRIPTION_ACTIONS[action].read_form(request.args)
     preview = _preview(action, deployment_id, form)  # another tenant's: 404; a tenant: 403
     return _render_detail(deployment_id, status=_error_status(preview["status"]),
                           fragment="deployments/_subscription_preview.html", preview=preview,
                           **{f"{action}_form": form, f"{action}_preview": preview})
 
 
-@bp.post("/<int:deployment_id>/subscription/change")
+@bp.post("/<int:deployment_id>/subscription/<any(change, end):action>")
 @requires("deployments.read")  # the service answers 404 before 403 for another tenant's
-def change_subscription(deployment_id):
-    return _subscription_action("change", deployment_id)
-
-
-@bp.post("/<int:deployment_id>/subscription/end")
-@requires("deployments.read")  # the service answers 404 before 403 for another tenant's
-def end_subscription(deployment_id):
-    return _subscription_action("end", deployment_id)
-
-
-def _subscription_action(action: str, deployment_id: int):
-    """Change or end: the form back with its errors tied to fields (422) or the conflict's
-    message (409), else the page (a redirect without HTMX)."""
-    if action == "change":
-        form, act = _change_form(request.form), subscriptions.change_subscription
-    else:
-        form, act = _end_form(request.form), subscriptions.end_subscription
+def subscription_action(deployment_id, action):
+    """Change or end the running subscription: the status widget again, with the form as typed
+    and its errors inline when refused, or with a status message when done."""
+    do = SUBSCRIPTION_ACTIONS[action]
+    form = do.read_form(request.form)
     try:
-        act(current_actor(), deployment_id, form)
+        do.write(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), **{
-            f"{action}_form": form, f"{action}_errors": exc.fields,
-            f"{action}_message": exc.message if isinstance(exc, Conflict) else None})
+        return _render_detail(deployment_id, status=_error_status(exc.status),
+                              **{f"{action}_form": form, f"{action}_errors": exc.fields,
+                                 f"{action}_message": exc.message if isinstance(exc, Conflict) else None})
     if not is_htmx():
         return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return hx_status(_render_detail(deployment_id), do.done(form), "deployment-changed")

@@ -5,13 +5,21 @@ from .idempotency import IdempotencyKey
 from .invoices import Counter, Invoice, InvoiceDocument, InvoiceLine, RollupRun
 from .mail import MailMessage
 from .payments import CreditAllocation, CreditNote, CreditNoteLine, Payment
-from .provider import DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
+from .provider import (
+    DriftItem,
+    ProviderBalance,
+    ProviderCostLine,
+    ProviderRegion,
+    ProviderResource,
+    SyncRun,
+)
 from .tenancy import ApiToken, AuditEntry, LoginAttempt, Tenant, User, UserLink
 from .usage import UsageDaily, UsageEvent
 from .webhooks import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 
 __all__ = [
-    "DriftItem", "ProviderBalance", "ProviderCostLine", "ProviderResource", "SyncRun",
+    "DriftItem", "ProviderBalance", "ProviderCostLine", "ProviderRegion", "ProviderResource",
+    "SyncRun",
     "IdempotencyKey",
     "CreditAllocation", "CreditNote", "CreditNoteLine", "Payment",
     "Addon", "ApiToken", "AuditEntry", "Counter", "Deployment", "DeploymentTransition",

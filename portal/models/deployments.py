@@ -41,6 +41,10 @@ class Deployment(db.Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name"),
         CheckConstraint(in_list("status", STATES), name="status"),
+        # The list's sorted keyset orders (services/deployments.DEPLOYMENT_SORTS); a tenant's
+        # own list reads the (tenant_id, name) unique index or tenant_id's.
+        Index("ix_deployments_name_id", "name", "id"),
+        Index("ix_deployments_status_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

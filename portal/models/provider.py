@@ -26,6 +26,21 @@ DRIFT_KINDS = ("untagged", "unknown_deployment", "vanished", "region_changed", "
 DRIFT_STATES = ("open", "accepted", "resolved")
 
 
+class ProviderRegion(db.Model):
+    """A region as the provider last listed it (GET /v2/regions); each sync replaces the list.
+    Empty until the first sync: the portal then offers DigitalOcean's published regions."""
+
+    __tablename__ = "provider_regions"
+
+    slug: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    available: Mapped[bool] = mapped_column(Boolean)
+    sizes: Mapped[list] = mapped_column(JSON, default=list)
+    features: Mapped[list] = mapped_column(JSON, default=list)
+    provider: Mapped[str] = mapped_column(String(20))  # "digitalocean" or "demo"
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ProviderResource(db.Model):
     """A droplet or volume as last seen, and what the portal records of it."""
 

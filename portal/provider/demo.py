@@ -1,6 +1,6 @@
 """The demo provider: what ``provider sync`` talks to when no DigitalOcean token is set.
 
-Deterministic and offline: droplets for the portal's deployments (tagged), one untagged
+Deterministic and offline: DigitalOcean's published regions, droplets for the portal's deployments (tagged), one untagged
 droplet, one in a region its deployment does not record, a volume, a balance and last month's
 invoice. Pages label its data "Demo provider".
 """
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from .digitalocean import Balance, Droplet, InvoiceItem, InvoiceSummary, Volume
+from .regions import PUBLISHED_REGIONS
 
 # Small droplets at DigitalOcean's list prices (USD cents a month), so the demo's margins are
 # plausible; the stray box is the smallest.
@@ -44,6 +45,9 @@ class DemoProvider:
         droplets.append(Droplet(provider_id="599999", name="scratch-box", region="syd1",
                                 size="s-1vcpu-512mb-10gb", status="active", tags=(), created_at=created))
         return cls(droplets, volumes, today)
+
+    def regions(self):
+        return list(PUBLISHED_REGIONS)
 
     def droplets(self):
         return list(self.droplet_list)

@@ -1,7 +1,7 @@
 """A small, typed, read-only client for DigitalOcean's public API v2.
 
-It covers the six GET endpoints the portal needs (droplets, volumes, balance, billing
-history, invoices, invoice items), on httpx, with pagination, 429 and 5xx retries and
+It covers the seven GET endpoints the portal needs (regions, droplets, volumes, balance,
+billing history, invoices, invoice items), on httpx, with pagination, 429 and 5xx retries and
 timeouts under our control. Every failure surfaces as ``ProviderError`` whose ``message``
 is a sentence an admin can act on. Money is converted from DigitalOcean's decimal strings
 to integer cents with ``Decimal`` and ROUND_HALF_UP, never through float.
@@ -31,12 +31,14 @@ __all__ = [
     "InvoiceItem",
     "InvoiceSummary",
     "ProviderError",
+    "Region",
     "Volume",
 ]
 
 USER_AGENT = "arcadia-portal (DigitalOcean client)"
 MAX_PAGES = 1000
 RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504})
+MAX_REGION_SLUG, MAX_REGION_NAME = 32, 100  # what a deployment's region column holds
 
 
 class ProviderError(Exception):
@@ -49,6 +51,20 @@ class ProviderError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+@dataclass(frozen=True)
+class Region:
+    """A datacenter region as GET /v2/regions lists it: "syd1", "Sydney 1"."""
+    slug: str
+    name: str
+    available: bool
+    sizes: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.slug})"
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,26 @@ def _region_slug(obj: dict, what: str) -> str:
     raise _unexpected(what, f"the region {region!r} has no slug")
 
 
+def _parse_region(obj: Any) -> Region:
+    if not isinstance(obj, dict):
+        raise _unexpected("regions", "an entry is not an object")
+    what = f"region {obj.get('slug')!r}"
+    available = obj.get("available")
+    if not isinstance(available, bool):
+        raise _unexpected(what, f'the field "available" is not true or false ({available!r})')
+    slug, name = _id(obj, "slug", what), _str(obj, "name", what)
+    if len(slug) > MAX_REGION_SLUG or len(name) > MAX_REGION_NAME:
+        raise _unexpected(what, f"the slug or name is longer than {MAX_REGION_SLUG} or "
+                                f"{MAX_REGION_NAME} characters")
+    return Region(
+        slug=slug,
+        name=name,
+        available=available,
+        sizes=_str_tuple(obj, "sizes", what),
+        features=_str_tuple(obj, "features", what),
+    )
+
+
 def _parse_droplet(obj: Any) -> Droplet:
     if not isinstance(obj, dict):
         raise _unexpected("droplets", "an entry is not an object")
@@ -391,6 +427,9 @@ class DigitalOceanClient:
         self.close()
 
     # -- endpoints
+
+    def regions(self) -> list[Region]:
+        return [_parse_region(r) for r in self._paginate("/v2/regions", "regions")]
 
     def droplets(self) -> list[Droplet]:
         return [_parse_droplet(d) for d in self._paginate("/v2/droplets", "droplets")]

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..clock import today
-from ..errors import Conflict
+from ..errors import Conflict, ValidationError
 from ..extensions import db
 from ..models import (
     Deployment,
@@ -17,9 +17,11 @@ from ..models import (
     Tenant,
     User,
 )
-from ..models.deployments import DECOMMISSIONED, REQUESTED, TRANSITIONS
+from ..models.deployments import DECOMMISSIONED, REQUESTED, STATES, TRANSITIONS
 from ..permissions import check, check_transition, may_transition_to
-from . import accounts, audit
+from . import accounts, audit, regions
+from .invoices import tenant_match
+from .paging import Sorts, Totals, totals
 from .quotes import resolve_addons, resolve_plan_version
 from .scoping import get_visible, scoped
 from .validation import FieldError, Fields, iso_date, list_of_codes, record_id, text
@@ -28,20 +30,67 @@ DEPLOYMENT_FIELDS = {"name", "region", "tenant_id", "tenant"}
 SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
 
 
-def deployments_query(user: User, tenant_slug: str | None = None):
-    query = (
-        select(Deployment)
-        .options(*_loads())
-        .join(Tenant, Deployment.tenant_id == Tenant.id)
-        .order_by(Tenant.slug, Deployment.name, Deployment.id)
-    )
+# The list's orders: by creation (the id: the order they were made in; newest first by
+# default, so what was just requested is on top), by name and by status, each then by id; read
+# from the primary key, ix_deployments_name_id and ix_deployments_status_id (a tenant's own few
+# rows from tenant_id's index).
+DEPLOYMENT_SORTS = Sorts({"name": (Deployment.name, str), "created": (Deployment.id, int),
+                          "status": (Deployment.status, str)}, "-created", Deployment.id)
+DEPLOYMENT_ORDER = DEPLOYMENT_SORTS.keyset(DEPLOYMENT_SORTS.default)
+MAX_NAME_SEARCH = 100
+
+
+def deployments_query(user: User, tenant_slug: str | None = None, tenant_search: str | None = None,
+                      status: str | None = None, region: str | None = None,
+                      name_search: str | None = None, loads=None):
+    """The deployments ``user`` may see, filtered; a 422 names each bad filter. ``tenant_slug``
+    is an exact slug (the API's filter), ``tenant_search`` the page's box (a slug or its start),
+    ``name_search`` any part of the name, in any case. ``loads``: what each row brings along
+    (default: everything the API shows; the page's rows need less, see ``list_loads``)."""
+    query = scoped(select(Deployment).options(*(loads or _loads())), user, Deployment.tenant_id) \
+        .order_by(Deployment.name, Deployment.id)  # the API's order; the page's is a keyset
+    errors = {}
     if tenant_slug:
-        query = query.where(Tenant.slug == tenant_slug)
-    return scoped(query, user, Deployment.tenant_id)
+        query = query.where(Deployment.tenant_id.in_(select(Tenant.id).where(Tenant.slug == tenant_slug)))
+    if tenant_search and tenant_search.strip():
+        try:
+            query = query.where(tenant_match(tenant_search, Deployment.tenant_id))
+        except ValidationError as exc:
+            errors.update(exc.fields)
+    if status:
+        if status not in STATES:
+            errors["status"] = f"must be one of {', '.join(STATES)}"
+        query = query.where(Deployment.status == status)
+    if region:
+        if len(region) > 32:
+            errors["region"] = "must be at most 32 characters"
+        query = query.where(Deployment.region == region)
+    if name_search and name_search.strip():
+        if len(name_search.strip()) > MAX_NAME_SEARCH:
+            errors["name"] = f"must be at most {MAX_NAME_SEARCH} characters"
+        query = query.where(Deployment.name.icontains(name_search.strip(), autoescape=True))
+    if errors:
+        raise ValidationError(errors)
+    return query
 
 
 def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
     return list(db.session.scalars(deployments_query(user, tenant_slug)))
+
+
+def deployment_count(query, keyset=None, cursor=None) -> Totals:
+    """How many deployments the list's filters select, and how many come before the page
+    (the list summary's count and position): no money on a deployment, so no sums."""
+    return totals(query, {}, keyset, cursor)
+
+
+def list_loads():
+    """The list page's rows: the tenant and each subscription's plan (not its addons)."""
+    return (
+        selectinload(Deployment.tenant),
+        selectinload(Deployment.subscriptions).selectinload(Subscription.plan_version)
+        .selectinload(PlanVersion.plan),
+    )
 
 
 def _loads():
@@ -69,10 +118,13 @@ def current_subscription(deployment: Deployment) -> Subscription | None:
 
 def create_deployment(user: User, data: Mapping[str, Any]) -> Deployment:
     """An admin creates one for any tenant (``tenant_id`` or ``tenant`` slug); a tenant_admin
-    requests one for its own tenant. It starts ``requested``."""
+    requests one for its own tenant. It starts ``requested``, in one of the provider's
+    available regions (services/regions.py)."""
     fields = Fields(data, allowed=DEPLOYMENT_FIELDS)
     name = fields.get("name", lambda v: text(v, 100))
     region = fields.get("region", lambda v: text(v, 32))
+    if region is not None and (problem := regions.region_problem(region)):
+        fields.add("region", problem)
     tenant = None
     if user.is_platform_admin:
         tenant = _tenant_from(fields)

@@ -13,7 +13,7 @@ from ..clock import utcnow
 from ..extensions import db
 from ..models import Deployment, DriftItem, ProviderBalance, ProviderCostLine, ProviderResource, SyncRun
 from ..models.deployments import DECOMMISSIONED
-from . import webhooks
+from . import regions, webhooks
 from .usage import insert_events
 
 TAG_PREFIX = "arcadia:deployment:"
@@ -126,10 +126,12 @@ def _tagged_deployment(tags) -> tuple[bool, int | None]:
 
 
 def sync_inventory(client, now: datetime) -> dict:
-    droplets = client.droplets()  # fetch everything before writing anything
+    listed_regions = client.regions()  # fetch everything before writing anything
+    droplets = client.droplets()
     volumes = client.volumes()
     observed = [("droplet", d) for d in droplets] + [("volume", v) for v in volumes]
     provider = provider_name()
+    region_count = regions.store(listed_regions, provider, now)
     deployments = {d.id: d for d in db.session.scalars(select(Deployment))}
     existing = {(r.kind, r.provider_id): r for r in db.session.scalars(select(ProviderResource))}
     seen, created, metered = set(), 0, []
@@ -169,7 +171,7 @@ def sync_inventory(client, now: datetime) -> dict:
     metered_new = insert_events(metered)
     open_count = _reconcile_drift(list(existing.values()), deployments, now)
     db.session.commit()
-    return {"droplets": len(droplets), "volumes": len(volumes), "new": created,
+    return {"regions": region_count, "droplets": len(droplets), "volumes": len(volumes), "new": created,
             "vanished": vanished, "droplet_hours": metered_new, "drift_open": open_count}
 
 

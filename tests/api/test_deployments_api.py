@@ -1,10 +1,10 @@
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from portal.models import AuditEntry, DeploymentTransition
+from portal.models import AuditEntry, Deployment, DeploymentTransition, ProviderRegion
 from tests.factories import make_deployment, make_tenant, make_user
 
 
@@ -64,6 +64,34 @@ def test_create_validation(admin, acme, body, fields):
     r = admin.post("/api/v1/deployments", json=body)
     assert r.status_code == 422
     assert r.get_json()["error"]["fields"] == fields
+
+
+PUBLISHED_AVAILABLE = "ams3, atl1, blr1, fra1, lon1, nyc1, nyc3, sfo2, sfo3, sgp1, syd1, tor1"
+
+
+@pytest.mark.parametrize("region, message", [
+    ("mars1", f"is not one of the provider's regions; choose one of {PUBLISHED_AVAILABLE}"),
+    ("SYD1", f"is not one of the provider's regions; choose one of {PUBLISHED_AVAILABLE}"),
+    ("nyc2", f"New York 2 (nyc2) is not available for new deployments; choose one of {PUBLISHED_AVAILABLE}"),
+])
+def test_a_region_not_in_the_providers_list_is_422_naming_region(admin, acme, database, region, message):
+    r = admin.post("/api/v1/deployments", json={"tenant": "acme", "name": "llm", "region": region})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"region": message}
+    assert database.session.scalar(select(func.count()).select_from(Deployment)) == 0
+
+
+def test_a_tenant_admin_is_held_to_the_synced_list_too(api_as, acme, database):
+    database.session.add(ProviderRegion(slug="mel1", name="Melbourne 1", available=True, sizes=[],
+                                        features=[], provider="digitalocean",
+                                        synced_at=datetime(2026, 4, 1, tzinfo=timezone.utc)))
+    database.session.commit()
+    api = api_as(make_user("tenant_admin", tenant=acme))
+    r = api.post("/api/v1/deployments", json={"name": "llm", "region": "syd1"})
+    assert r.status_code == 422 and r.get_json()["error"]["fields"] == {
+        "region": "is not one of the provider's regions; choose one of mel1"}
+    r = api.post("/api/v1/deployments", json={"name": "llm", "region": "mel1"})
+    assert r.status_code == 201 and r.get_json()["region"] == "mel1"
 
 
 def test_duplicate_name_in_a_tenant_is_409(admin, acme):

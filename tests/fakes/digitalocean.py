@@ -6,7 +6,7 @@
         fake.fail_next("/v2/droplets", status=429, headers={"Retry-After": "0"})
         client = DigitalOceanClient("test-token", base_url=fake.url)
 
-It is a real HTTP server (werkzeug, threaded) in a background thread. It serves the six
+It is a real HTTP server (werkzeug, threaded) in a background thread. It serves the seven
 read-only endpoints the portal uses, in DigitalOcean's documented JSON shapes, paginates
 like DigitalOcean (``page``/``per_page``, absolute ``links.pages.next``, ``meta.total``),
 answers 401 to a wrong bearer token and 404 to unknown paths, and can inject one-shot
@@ -44,6 +44,25 @@ _ERROR_IDS = {
 
 
 # --------------------------------------------------------------------------- JSON builders
+
+
+def region_json(
+    slug: str,
+    name: str,
+    available: bool = True,
+    sizes: tuple[str, ...] | list[str] = ("s-1vcpu-1gb", "s-2vcpu-4gb"),
+    features: tuple[str, ...] | list[str] = ("backups", "ipv6", "metadata", "storage"),
+) -> dict:
+    """A region as GET /v2/regions lists it."""
+    return {"slug": slug, "name": name, "available": available, "sizes": list(sizes),
+            "features": list(features)}
+
+
+def published_regions_json() -> list[dict]:
+    """DigitalOcean's public regions, as the fake answers unless a test sets its own."""
+    from portal.provider.regions import PUBLISHED_REGIONS
+
+    return [region_json(r.slug, r.name, r.available, r.sizes, r.features) for r in PUBLISHED_REGIONS]
 
 
 def _size_parts(size: str) -> tuple[int, int]:
@@ -235,6 +254,7 @@ class FakeDigitalOcean:
 
     def __init__(self, token: str = "test-token"):
         self.token = token
+        self.regions: list[dict] = published_regions_json()
         self.droplets: list[dict] = []
         self.volumes: list[dict] = []
         self.balance: dict = balance_json()
@@ -359,6 +379,8 @@ class FakeDigitalOcean:
 
     def _route(self, request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
+        if path == "/v2/regions":
+            return self._page(request, "regions", self.regions)
         if path == "/v2/droplets":
             return self._page(request, "droplets", self.droplets)
         if path == "/v2/volumes":

@@ -68,7 +68,8 @@ def test_inventory_sync_pages_survives_a_429_and_writes_exactly(fake, dep, datab
     report = provider_sync.sync(parts=("inventory",), now=NOW)
     assert report.provider == "digitalocean"
     assert report.results["inventory"] == {"ok": True, "error": None, "counts": {
-        "droplets": 5, "volumes": 1, "new": 6, "vanished": 0, "droplet_hours": 2, "drift_open": 3}}
+        "regions": 15, "droplets": 5, "volumes": 1, "new": 6, "vanished": 0, "droplet_hours": 2,
+        "drift_open": 3}}
     # 5 droplets at 2 a page: 3 pages, plus the one answered 429 and retried.
     assert len(fake.requests_to("/v2/droplets")) == 4
     rows = database.session.execute(
@@ -103,7 +104,8 @@ def test_inventory_sync_pages_survives_a_429_and_writes_exactly(fake, dep, datab
     ids_before = database.session.scalars(select(DriftItem.id).order_by(DriftItem.id)).all()
     again = provider_sync.sync(parts=("inventory",), now=NOW.replace(minute=55))
     assert again.results["inventory"]["counts"] == {
-        "droplets": 5, "volumes": 1, "new": 0, "vanished": 0, "droplet_hours": 0, "drift_open": 3}
+        "regions": 15, "droplets": 5, "volumes": 1, "new": 0, "vanished": 0, "droplet_hours": 0,
+        "drift_open": 3}
     assert usage_count(database) == 2
     assert database.session.scalars(select(DriftItem.id).order_by(DriftItem.id)).all() == ids_before
     # The next hour is another droplet-hour each.

@@ -66,12 +66,13 @@ def test_admin_lists_every_tenants_deployments(browser, admin_user, acme, globex
     r = browser.get("/deployments/")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "<html" in html
-    assert rows(html) == [
-        ["llm", "acme", "syd1", "active", "studio v1", "2026-03-01", ""],
-        ["rag", "globex", "sgp1", "requested", "none", "", ""],
+    day = a.created_at.strftime("%Y-%m-%d")
+    assert rows(html) == [  # newest first
+        ["rag", "globex", "Singapore 1 (sgp1)", "requested", "none", "", "", day],
+        ["llm", "acme", "Sydney 1 (syd1)", "active", "studio v1", "2026-03-01", "", day],
     ]
     assert f'href="/deployments/{a.id}"' in html and f'href="/deployments/{g.id}"' in html
-    assert '<span class="badge status-active">active</span>' in html
+    assert '<span class="badge tone-ok">active</span>' in html
     assert 'href="/deployments/new"' in html
     assert 'href="/deployments/"' in html  # the nav link, now that the endpoint exists
 
@@ -82,11 +83,11 @@ def test_admin_filters_by_tenant_and_htmx_gets_the_table_alone(browser, admin_us
     browser.login(ADMIN)
     html = browser.get("/deployments/?tenant=globex").get_data(as_text=True)
     assert [r[:2] for r in rows(html)] == [["rag", "globex"]]
-    assert '<option value="globex" selected>' in html
+    assert 'name="tenant" value="globex"' in html  # the search box keeps what was asked
     r = browser.get("/deployments/?tenant=acme", htmx=True)
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "HX-Request" in r.headers["Vary"]
-    assert "<html" not in html and html.lstrip().startswith('<section id="deployments-table"')
+    assert "<html" not in html and html.lstrip().startswith('<div id="deployment-rows" class="list">')
     assert [r[:2] for r in rows(html)] == [["llm", "acme"]]
 
 
@@ -96,8 +97,8 @@ def test_tenant_admin_sees_only_its_own_tenant(browser, admin_user, acme, globex
     make_user("tenant_admin", tenant=acme, email="ta@acme.example")
     browser.login("ta@acme.example")
     html = browser.get("/deployments/").get_data(as_text=True)
-    assert rows(html) == [["acme-llm", "syd1", "requested", "none", "", ""]]  # no tenant column
-    assert "globex-secret" not in html and "<th>Tenant</th>" not in html
+    assert [r[:-1] for r in rows(html)] == [["acme-llm", "Sydney 1 (syd1)", "requested", "none", "", ""]]
+    assert "globex-secret" not in html and ">Tenant</th>" not in html  # no tenant column
     assert 'href="/deployments/new"' in html
     # ?tenant= is the admins' filter; the service scopes a tenant user regardless
     assert "globex-secret" not in browser.get("/deployments/?tenant=globex").get_data(as_text=True)
@@ -125,7 +126,7 @@ def test_tenant_viewer_sees_the_page_but_may_not_act(browser, admin_user, acme):
     make_user("tenant_viewer", tenant=acme, email="tv@acme.example")
     browser.login("tv@acme.example")
     listing = browser.get("/deployments/").get_data(as_text=True)
-    assert rows(listing) == [["llm", "syd1", "requested", "none", "", ""]]
+    assert [r[:-1] for r in rows(listing)] == [["llm", "Sydney 1 (syd1)", "requested", "none", "", ""]]
     assert "New deployment" not in listing
     r = browser.get(f"/deployments/{dep.id}")
     html = r.get_data(as_text=True)
@@ -248,7 +249,8 @@ def test_decommissioning_ends_the_subscription_today(browser, admin_user, acme):
     db.session.expire_all()
     sub = db.session.scalars(select(Subscription).where(Subscription.deployment_id == dep.id)).one()
     assert (sub.starts_on, sub.ends_on) == (date(2026, 4, 1), date(2026, 6, 15))
-    assert rows(listing) == [["llm", "acme", "syd1", "decommissioned", "studio v1", "2026-04-01", "2026-06-15"]]
+    assert [r[:-1] for r in rows(listing)] == [
+        ["llm", "acme", "Sydney 1 (syd1)", "decommissioned", "studio v1", "2026-04-01", "2026-06-15"]]
 
 
 # --- creating ----------------------------------------------------------------------------
@@ -284,17 +286,32 @@ def test_tenant_admin_requests_one_for_its_own_tenant(browser, acme, globex):
         ({"tenant": "acme", "name": "", "region": "syd1"}, "name", "must not be empty"),
         ({"tenant": "acme", "name": "llm", "region": "  "}, "region", "must not be empty"),
         ({"tenant": "acme", "name": "x" * 101, "region": "syd1"}, "name", "must be at most 100 characters"),
-        ({"tenant": "", "name": "llm", "region": "syd1"}, "tenant_id", "is required (or tenant, its slug)"),
+        ({"tenant": "", "name": "llm", "region": "syd1"}, "tenant", "is required (or tenant, its slug)"),
         ({"tenant": "nope", "name": "llm", "region": "syd1"}, "tenant", "unknown tenant &#39;nope&#39;"),
+        ({"tenant": "acme", "name": "llm", "region": "mars1"}, "region",
+         "is not one of the provider&#39;s regions; choose one of ams3, atl1, blr1, fra1, lon1, nyc1, "
+         "nyc3, sfo2, sfo3, sgp1, syd1, tor1"),
+        ({"tenant": "acme", "name": "llm", "region": "nyc2"}, "region",
+         "New York 2 (nyc2) is not available for new deployments; choose one of ams3, atl1, blr1, "
+         "fra1, lon1, nyc1, nyc3, sfo2, sfo3, sgp1, syd1, tor1"),
     ],
 )
-def test_bad_input_re_renders_the_form_with_inline_messages(browser, admin_user, acme, form, field, message):
+@pytest.mark.parametrize("htmx", [False, True])
+def test_bad_input_re_renders_the_form_with_messages_tied_to_fields(browser, admin_user, acme, form,
+                                                                    field, message, htmx):
     browser.login(ADMIN)
-    r = browser.post("/deployments/new", data=form)
+    r = browser.post("/deployments/new", data=form, htmx=htmx)
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert f'<span class="field-error" role="alert">{message}</span>' in html
+    assert ("<html" in html) != htmx  # HTMX gets the form's section alone, to swap in place
+    assert f'<span class="field-error" id="err-{field}">{message}</span>' in html
+    # The field points at its message, and says it is wrong.
+    control = re.search(rf'<(?:input|select) id="f-{field}"[^>]*>', html).group(0)
+    assert f'aria-describedby="hint-{field} err-{field}"' in control or \
+        f'aria-describedby="err-{field}"' in control
+    assert 'aria-invalid="true"' in control
     assert f'value="{form["name"]}"' in html  # what was typed stays
+    assert "HX-Trigger" not in r.headers  # nothing made, nothing to announce
     assert db.session.scalars(select(Deployment)).all() == []
 
 
@@ -305,7 +322,7 @@ def test_a_duplicate_name_is_409_with_an_inline_message(browser, admin_user, acm
     html = r.get_data(as_text=True)
     assert r.status_code == 409
     assert "acme already has a deployment named &#39;llm&#39;" in html
-    assert '<span class="field-error" role="alert">already exists for this tenant</span>' in html
+    assert '<span class="field-error" id="err-name">already exists for this tenant</span>' in html
     assert len(db.session.scalars(select(Deployment)).all()) == 1
 
 
@@ -327,7 +344,7 @@ def test_admin_subscribes_through_the_form(browser, admin_user, acme):
     assert ("<tr><td>Storage 50 GB <code>storage_50gb</code></td><td>+50 spaces_gb</td>"
             '<td class="num">$7.50 AUD</td></tr>') in html
     assert "/subscribe" not in html  # running: no second subscription offered
-    assert rows(browser.get("/deployments/").get_data(as_text=True))[0][4:] == ["studio v1", "2026-04-01", ""]
+    assert rows(browser.get("/deployments/").get_data(as_text=True))[0][4:7] == ["studio v1", "2026-04-01", ""]
 
 
 def test_subscribing_through_htmx_swaps_the_partial(browser, admin_user, acme):

@@ -1,4 +1,5 @@
 """The deployment page's change and end forms, with their live preview from the quote engine."""
+import json
 import re
 from datetime import date
 
@@ -148,6 +149,28 @@ def test_changing_through_the_form(browser, admin_user, dep):
     html = browser.get(f"/deployments/{dep.id}").get_data(as_text=True)
     assert '<dd data-field="ends_on">2026-05-31</dd>' in html
     assert "Change plan or addons" not in html and "<h3>Subscribe</h3>" in html
+
+
+def test_change_and_end_through_htmx_announce_what_they_did(browser, admin_user, dep):
+    """One handler serves both forms: each answers with the widget and its own message."""
+    browser.login(ADMIN)
+    r = browser.post(f"/deployments/{dep.id}/subscription/change", htmx=True,
+                     data={"plan_code": "scale", "effective_on": "2026-04-16"})
+    assert r.status_code == 200 and "<code>scale</code> v1" in r.get_data(as_text=True)
+    assert json.loads(r.headers["HX-Trigger"]) == {
+        "portal:status": "Subscription changed to scale from 2026-04-16.", "deployment-changed": True}
+    r = browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True, data={"ends_on": "2026-06-30"})
+    assert r.status_code == 200 and '<dd data-field="ends_on">2026-06-30</dd>' in r.get_data(as_text=True)
+    assert json.loads(r.headers["HX-Trigger"]) == {
+        "portal:status": "Subscription ends after 2026-06-30.", "deployment-changed": True}
+    # From a stale page (nothing runs now): refused with its reason in the widget (htmx swaps a
+    # 409 only as 200), and nothing announced.
+    r = browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True, data={"ends_on": "2026-07-31"})
+    assert r.status_code == 200 and "HX-Trigger" not in r.headers
+    assert re.findall(r'<p class="error-message" role="alert">([^<]+)</p>', r.get_data(as_text=True)) == [
+        f"deployment {dep.id} has no running subscription"]
+    assert browser.post(f"/deployments/{dep.id}/subscription/sideways", htmx=True,
+                        data={"ends_on": "2026-06-30"}).status_code == 404
 
 
 def test_form_errors_sit_next_to_their_fields(browser, admin_user, dep):
