@@ -12,7 +12,7 @@ from ..auth import current_actor, requires
 from ..billing.rollup import BillingError
 from ..clock import today
 from ..errors import Conflict, ValidationError
-from ..htmx import hx_status, is_htmx, render_page_or_fragment
+from ..htmx import hx_problem, hx_status, is_htmx, problem_text, render_page_or_fragment
 from ..models.deployments import DECOMMISSIONED, TRANSITIONS
 from ..permissions import can, may_move_deployments
 from ..services import accounts, catalog, deployments, subscriptions
@@ -157,6 +157,12 @@ def _preview(action: str, deployment_id: int, form: dict) -> dict:
                 "status": exc.status}
 
 
+def _refused(exc, doing: str, response):
+    """An action refused (422 with its fields, or a conflict): the widget shows it by the form,
+    and for HTMX the toast says it too."""
+    return hx_problem(response, problem_text(exc, doing)) if is_htmx() else response
+
+
 def _error_status(status: int) -> int:
     # base.html's htmx config swaps 2xx and 422 only: a 409 goes to HTMX as 200 with its message.
     return 200 if status == 409 and is_htmx() else status
@@ -174,8 +180,8 @@ def transition(deployment_id):
     try:
         moved = deployments.transition(current_actor(), deployment_id, {"to": request.form.get("to")})
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status),
-                              transition_error=exc.message)
+        return _refused(exc, "move the deployment", _render_detail(
+            deployment_id, status=_error_status(exc.status), transition_error=exc.message))
     if not is_htmx():
         return _to_detail(deployment_id)
     return hx_status(_render_detail(deployment_id), f"{moved.name} is now {moved.status}.",
@@ -193,13 +199,13 @@ def subscribe(deployment_id):
     try:
         sub = deployments.subscribe(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), sub_form=form,
-                              sub_errors=exc.fields,
-                              sub_message=exc.message if isinstance(exc, Conflict) else None)
+        return _refused(exc, "subscribe", _render_detail(
+            deployment_id, status=_error_status(exc.status), sub_form=form, sub_errors=exc.fields,
+            sub_message=exc.message if isinstance(exc, Conflict) else None))
     if not is_htmx():
         return _to_detail(deployment_id)
     return hx_status(_render_detail(deployment_id),
-                     f"Subscribed to {form['plan_code']} from {sub.starts_on.isoformat()}.",
+                     f"{sub.deployment.name} subscribed to {sub.plan_version.plan.name} from {sub.starts_on.isoformat()}.",
                      "deployment-changed")
 
 
@@ -227,12 +233,14 @@ def change_subscription(deployment_id):
     try:
         subscriptions.change_subscription(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), change_form=form,
-                              change_errors=exc.fields,
-                              change_message=exc.message if isinstance(exc, Conflict) else None)
+        return _refused(exc, "change the subscription", _render_detail(
+            deployment_id, status=_error_status(exc.status), change_form=form,
+            change_errors=exc.fields, change_message=exc.message if isinstance(exc, Conflict) else None))
     if not is_htmx():
         return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return hx_status(_render_detail(deployment_id),
+                     f"Subscription changed to {form['plan_code']} from {form['effective_on']}.",
+                     "deployment-changed")
 
 
 @bp.post("/<int:deployment_id>/subscription/end")
@@ -242,9 +250,10 @@ def end_subscription(deployment_id):
     try:
         subscriptions.end_subscription(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), end_form=form,
-                              end_errors=exc.fields,
-                              end_message=exc.message if isinstance(exc, Conflict) else None)
+        return _refused(exc, "end the subscription", _render_detail(
+            deployment_id, status=_error_status(exc.status), end_form=form,
+            end_errors=exc.fields, end_message=exc.message if isinstance(exc, Conflict) else None))
     if not is_htmx():
         return _to_detail(deployment_id)
-    return _render_detail(deployment_id)
+    return hx_status(_render_detail(deployment_id),
+                     f"Subscription ends: {form['ends_on']} is its last billed day.", "deployment-changed")
