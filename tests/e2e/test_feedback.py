@@ -121,6 +121,7 @@ def test_subscribe_says_so_and_shows_the_subscription(admin, live):
     form.locator("button:has-text('Subscribe')").click()
     toast(page, f"Could not subscribe: {_months_back(1):%Y-%m} is already invoiced", bad=True, whole=False)
     expect(page.locator("#deployment-status .error-message")).to_be_visible()
+    shot(page, "subscribe-refused")
     form = page.locator("form.subscribe")
     form.locator("select[name=plan_code]").select_option("studio")
     form.locator("input[name=starts_on]").fill(date.today().isoformat())
