@@ -196,3 +196,12 @@ def test_signing_out_says_so(browser, world):
     browser.login("admin@example.com")
     r = browser.post("/logout", follow_redirects=True)
     assert "You are signed out." in text(r)
+
+
+def test_an_htmx_request_after_the_session_ended_goes_to_the_sign_in(browser, world):
+    r = browser.get("/invoices/?status=draft", htmx=True,
+                    headers={"HX-Current-URL": "http://localhost/invoices/?status=draft"})
+    assert r.status_code == 401
+    assert r.headers["HX-Redirect"] == "/login?next=/invoices/?status%3Ddraft"
+    plain = browser.get("/invoices/")
+    assert plain.status_code == 302 and plain.headers["Location"].startswith("/login?next=/invoices/")
