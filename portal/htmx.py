@@ -38,13 +38,16 @@ def hx_problem(response, message: str):
     return hx_status(response, message, tone="bad")
 
 
-def problem_text(exc, doing: str) -> str:
-    """One line for a refused action: "Could not subscribe: starts_on must be a date"."""
+def problem_text(exc, doing: str, labels: dict[str, str] | None = None) -> str:
+    """One line for a refused action: "Could not subscribe: Starts on: must be a date".
+    ``labels`` names the fields as the form does (else "starts_on" reads "Starts on")."""
     from .errors import ValidationError
 
+    labels = labels or {}
     if isinstance(exc, ValidationError) and exc.fields:  # each field named with its message
-        detail = "; ".join(f"{name.replace('_', ' ')} {'; '.join(m) if isinstance(m, list) else m}"
-                           for name, m in exc.fields.items())
+        detail = "; ".join(
+            f"{labels.get(name) or name.replace('_', ' ').capitalize()}: {'; '.join(m) if isinstance(m, list) else m}"
+            for name, m in exc.fields.items())
     else:  # a conflict says what stands in the way
         detail = getattr(exc, "message", None) or str(exc)
     return f"Could not {doing}: {detail}"

@@ -157,10 +157,15 @@ def _preview(action: str, deployment_id: int, form: dict) -> dict:
                 "status": exc.status}
 
 
+# The subscription forms' fields as their labels read.
+FIELD_LABELS = {"plan_code": "Plan", "addons": "Addons", "starts_on": "Starts on",
+                "effective_on": "Effective on", "ends_on": "Last billed day", "to": "Status"}
+
+
 def _refused(exc, doing: str, response):
     """An action refused (422 with its fields, or a conflict): the widget shows it by the form,
     and for HTMX the toast says it too."""
-    return hx_problem(response, problem_text(exc, doing)) if is_htmx() else response
+    return hx_problem(response, problem_text(exc, doing, FIELD_LABELS)) if is_htmx() else response
 
 
 def _error_status(status: int) -> int:

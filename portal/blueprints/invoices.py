@@ -18,6 +18,10 @@ from ..services.paging import KeysetPage, pager_links, parse_keyset_args
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
 ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
+# The payment and credit note forms' fields as their labels read (errors name them so).
+FIELD_LABELS = {"amount_cents": "Amount", "paid_on": "Paid on", "method": "Method",
+                "reference": "Reference", "reason": "Reason", "lines": "Amounts to credit",
+                "refund": "Refund"}
 
 
 @bp.get("/")
@@ -52,7 +56,7 @@ def rollup():
     except ValidationError as exc:
         return hx_problem(make_response(render_template(
             "invoices/_rollup.html", error=exc.fields["period"], period=period), 422),
-            problem_text(exc, "run the rollup"))
+            problem_text(exc, "run the rollup", {"period": "Period"}))
     if done.inline:  # no worker: done already
         return _rollup_answer(period, result=done.result)
     return _rollup_answer(period, job=describe(fetch(done.job_id)))
@@ -124,7 +128,12 @@ def _money(invoice, payment_errors=None, payment_form=None, credit_errors=None,
         "credit_errors": credit_errors or {}, "credit_form": credit_form or {},
         "today": today().isoformat(),
         "amount_due_text": format_cents(payments.amount_due_cents(invoice)).replace(",", ""),
+        "field_labels": _field_labels(invoice),
     }
+
+
+def _field_labels(invoice) -> dict[str, str]:
+    return FIELD_LABELS | {f"line_{line.id}": line.description for line in invoice.lines}
 
 
 def _creditable(invoice):
@@ -179,7 +188,7 @@ def _money_answer(invoice, money_part: dict, exc, message: str):
     if exc is not None:
         # htmx swaps 2xx and 422: a conflict is answered 200 with its message on the form.
         response.status_code = 200 if exc.status == 409 else exc.status
-        return hx_problem(response, problem_text(exc, message))
+        return hx_problem(response, problem_text(exc, message, money_part["field_labels"]))
     return hx_status(response, message, "invoice-changed", "invoices-changed")
 
 

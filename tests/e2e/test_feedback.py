@@ -161,7 +161,7 @@ def test_pay_part_then_mark_paid_refreshes_badge_due_and_payments(admin, live):
     # A bad amount: the field's error in place and in the toast.
     page.fill("input[name=amount]", "ten dollars")
     page.click("button:has-text('Record payment')")
-    toast(page, "Could not record the payment: amount cents must be an amount such as 43.25", bad=True)
+    toast(page, "Could not record the payment: Amount: must be an amount such as 43.25", bad=True)
     expect(page.locator("#invoice-money .field-errors")).to_contain_text("must be an amount such as 43.25")
     # A part payment.
     page.fill("input[name=amount]", "10.00")

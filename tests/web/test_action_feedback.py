@@ -70,11 +70,11 @@ def test_a_refused_payment_shows_by_its_field_and_in_the_toast(browser, world):
     url = f"/invoices/{world['ids']['acme']}/payments"
     r = browser.post(url, htmx=True, data={"amount": "lots", "paid_on": "2026-04-20", "method": "card"})
     assert r.status_code == 422 and events(r) == set()
-    assert status(r) == ("Could not record the payment: amount cents must be an amount such as 43.25", "bad")
-    assert 'value="lots"' in text(r) and "must be an amount such as 43.25" in text(r)
+    assert status(r) == ("Could not record the payment: Amount: must be an amount such as 43.25", "bad")
+    assert 'value="lots"' in text(r) and "<strong>Amount</strong> must be an amount such as 43.25" in text(r)
     r = browser.post(url, htmx=True, data={"amount": "99.00", "paid_on": "2026-04-20", "method": "card"})
     assert r.status_code == 422 and status(r)[1] == "bad"
-    assert status(r)[0].startswith("Could not record the payment: amount cents ")
+    assert status(r)[0].startswith("Could not record the payment: Amount: ")
     assert "more than the amount due" in status(r)[0]
 
 
@@ -93,7 +93,7 @@ def test_a_credit_note_stays_on_the_invoice_with_its_number_in_the_toast(browser
     assert events(r) == {"invoice-changed", "invoices-changed"}
     r = browser.post(f"/invoices/{invoice_id}/credit-notes", htmx=True, data={"reason": ""})
     assert r.status_code == 422 and status(r)[1] == "bad"
-    assert status(r)[0].startswith("Could not issue the credit note: ")
+    assert status(r)[0].startswith("Could not issue the credit note: ") and "Reason: " in status(r)[0]
     # Without htmx it goes to the note's own page, as before.
     plain = browser.post(f"/invoices/{invoice_id}/credit-notes",
                          data={f"line_{line.id}": "1.00", "reason": "Again"})
@@ -119,7 +119,7 @@ def test_the_rollup_says_what_it_did_and_the_list_listens(browser, world):
     assert status(r)[0].startswith("Rollup of 2026-03: 0 created, 2 skipped")
     r = browser.post("/invoices/rollup", htmx=True, data={"period": "March"})
     assert r.status_code == 422 and events(r) == set()
-    assert status(r) == ("Could not run the rollup: period must be a month as YYYY-MM", "bad")
+    assert status(r) == ("Could not run the rollup: Period: must be a month as YYYY-MM", "bad")
     rows = re.search(r'<div id="invoice-rows"[^>]*>', text(browser.get("/invoices/"))).group(0)
     assert 'hx-trigger="invoices-changed from:body"' in rows and 'hx-include="form.filters"' in rows
 
@@ -168,7 +168,7 @@ def test_subscription_actions_and_their_refusals_are_announced(browser, world, d
         r = browser.post(f"/deployments/{dep.id}/subscribe", htmx=True,
                          data={"plan_code": "studio", "starts_on": "someday"})
         assert r.status_code == 422 and status(r)[1] == "bad"
-        assert status(r)[0].startswith("Could not subscribe: starts on ")
+        assert status(r)[0].startswith("Could not subscribe: Starts on: ")
         r = browser.post(f"/deployments/{dep.id}/subscribe", htmx=True,
                          data={"plan_code": "studio", "starts_on": "2026-03-10"})  # March is invoiced
         assert r.status_code == 200 and status(r)[1] == "bad" and "already invoiced" in status(r)[0]
