@@ -215,8 +215,9 @@ def issue_credit_note(invoice_id):
         invoice = invoices.get_invoice(user, invoice_id)
         fields = {_line_field(k, lines): v for k, v in exc.fields.items()} or {"lines": exc.message}
         money_part = _money(invoice, credit_errors=fields, credit_form=form)
-        if is_htmx():
-            return _money_answer(invoice, money_part, exc, "issue the credit note")
+        if is_htmx():  # the toast names the form's fields (line_<id>), as the form does
+            shown = ValidationError(fields) if isinstance(exc, ValidationError) else exc
+            return _money_answer(invoice, money_part, shown, "issue the credit note")
         return render_template("invoices/show.html", **_detail(invoice), **money_part), exc.status
     done = f"Credit note {note.number} issued for {money(note.total_cents, note.currency)}."
     if is_htmx():  # stays on the invoice: the note joins its list, the header its credited sum

@@ -56,7 +56,10 @@ def _world():
     # Globex's open invoice: last month's, issued and unpaid.
     open_one = db.session.scalar(select(Invoice).where(
         Invoice.tenant_id == globex.id, Invoice.period_start == _months_back(1)))
-    return SimpleNamespace(draft_id=draft.id, open_id=open_one.id, open_number=open_one.number)
+    umbrella = accounts.tenant_by_slug("umbrella")
+    other = db.session.scalar(select(Invoice).where(Invoice.tenant_id == umbrella.id, Invoice.period_start == start))
+    return SimpleNamespace(draft_id=draft.id, other_draft_id=other.id, open_id=open_one.id,
+                           open_number=open_one.number)
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +153,25 @@ def test_issue_says_so_and_the_payments_and_messages_appear(admin, live):
     expect(page.locator("button:has-text('Record payment')")).to_be_visible()
     expect(page.locator("#invoice-messages")).to_contain_text(f"Tax invoice {number}")
     shot(page, "issue")
+    still_marked(page)
+
+
+def test_issuing_what_someone_issued_meanwhile_says_why_not(admin, live):
+    from portal.extensions import db
+    from portal.services import accounts, invoices
+
+    page = admin
+    page.goto(f"{live.url}/invoices/{live.world.other_draft_id}")
+    mark(page)
+    with live.app.app_context():  # another admin, another tab: issued since the page loaded
+        number = invoices.transition_invoice(accounts.user_by_email("admin@example.com"),
+                                             live.world.other_draft_id, {"to": "issued"}).number
+        db.session.commit()
+    page.click("#invoice-header button:has-text('Issue')")
+    toast(page, f"invoice {number} is issued; it cannot become issued (allowed: paid, void)", bad=True)
+    expect(page.locator("#invoice-header .error-message")).to_contain_text("cannot become issued")
+    expect(page.locator("#invoice-header .badge").first).to_have_text("issued")  # as it now is
+    shot(page, "issue-conflict")
     still_marked(page)
 
 

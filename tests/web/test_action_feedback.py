@@ -91,6 +91,10 @@ def test_a_credit_note_stays_on_the_invoice_with_its_number_in_the_toast(browser
     assert status(r) == ("Credit note CN-000001 issued for $11.00 AUD.", "ok")  # $10.00 + GST
     assert "Outage on 3 March" in text(r) and "CN-000001" in text(r)
     assert events(r) == {"invoice-changed", "invoices-changed"}
+    r = browser.post(f"/invoices/{invoice_id}/credit-notes", htmx=True,
+                     data={f"line_{line.id}": "999.00", "reason": "Too much"})
+    assert r.status_code == 422 and status(r)[1] == "bad"
+    assert status(r)[0].startswith("Could not issue the credit note: Studio plan (v1), monthly: ")
     r = browser.post(f"/invoices/{invoice_id}/credit-notes", htmx=True, data={"reason": ""})
     assert r.status_code == 422 and status(r)[1] == "bad"
     assert status(r)[0].startswith("Could not issue the credit note: ") and "Reason: " in status(r)[0]

@@ -17,10 +17,8 @@
   // {"portal:status": {"value": "...", "tone": "bad"}} for an action that did not happen.
   var toast = document.getElementById("status-toast");
   var timer = null;
-  var announced = false;  // the current response carried its own message
   function show(message, tone) {
     if (!toast || !message) return;
-    announced = true;
     toast.textContent = message;
     toast.classList.toggle("tone-bad", tone === "bad");
     toast.setAttribute("role", tone === "bad" ? "alert" : "status");
@@ -32,15 +30,14 @@
     var detail = event.detail || {};
     show(typeof detail.value === "string" ? detail.value : "", detail.tone);
   });
-  document.body.addEventListener("htmx:beforeRequest", function () { announced = false; });
   // A refusal htmx does not swap (403, 404, 409, 500...) still says something: the server's
   // message when it sent one (handled above), else the status in words.
   document.body.addEventListener("htmx:responseError", function (event) {
-    if (announced) return;
     var xhr = event.detail && event.detail.xhr;
+    if (xhr && (xhr.getResponseHeader("HX-Trigger") || "").indexOf("portal:status") !== -1) return;
     var code = xhr ? xhr.status : 0;
     var words = {401: "Your session has ended: sign in again.", 403: "You may not do that.",
-                 404: "That is no longer there.", 409: "That conflicts with a change made meanwhile: reload to see it.",
+                 404: "That is no longer there.", 409: "That conflicts with a change made meanwhile.",
                  429: "Too many tries: wait a minute and try again."}[code];
     show(words || "Something went wrong on our side (" + code + "); nothing was changed.", "bad");
   });
