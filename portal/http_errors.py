@@ -1,7 +1,7 @@
 """Map every error to HTTP once: the contract's JSON shape under /api, a page elsewhere."""
 import logging
 
-from flask import Response, jsonify, redirect, render_template, request, url_for
+from flask import Response, jsonify, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -10,6 +10,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from .errors import DomainError, Throttled, Unauthorized
+from .htmx import hx_problem, is_htmx
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,11 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 
 
 def _page(status: int, title: str, message: str):
-    return render_template("error.html", status=status, title=title, message=message), status
+    response = make_response(render_template("error.html", status=status, title=title,
+                                             message=message), status)
+    if is_htmx():  # htmx does not swap an error page: the toast says what went wrong
+        hx_problem(response, message)
+    return response
 
 
 def handle_domain_error(exc: DomainError):
@@ -51,8 +56,21 @@ def handle_domain_error(exc: DomainError):
             headers["WWW-Authenticate"] = 'Bearer realm="arcadia"'
         return jsonify(error_body(exc.code, exc.message, exc.fields)), exc.status, headers
     if isinstance(exc, Unauthorized):
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    return (*_page(exc.status, exc.code.replace("_", " ").capitalize(), exc.message), headers)
+        login = url_for("auth.login", next=_page_path())
+        if is_htmx():  # a fragment request: send the whole page to the sign-in, not a fragment
+            return "", 401, {"HX-Redirect": login}
+        return redirect(login)
+    response = _page(exc.status, exc.code.replace("_", " ").capitalize(), exc.message)
+    response.headers.update(headers)
+    return response
+
+
+def _page_path() -> str:
+    """Where to come back to after signing in: the page an HTMX request was made from."""
+    current = request.headers.get("HX-Current-URL", "") if is_htmx() else ""
+    if current.startswith(request.host_url):
+        return "/" + current[len(request.host_url):]
+    return request.full_path.rstrip("?")
 
 
 def handle_http_error(exc: HTTPException):
@@ -84,9 +102,10 @@ def handle_queue_unavailable(exc: Exception):
     log.warning("job queue unreachable on %s %s: %s", request.method, request.path, exc)
     if is_api_request():
         return jsonify(error_body("queue_unavailable", QUEUE_UNAVAILABLE)), 503, {"Retry-After": "60"}
-    if request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted"):
+    if is_htmx():
         # A fragment in place of the rollup form's result or a progress bar (base.html swaps 503).
-        return f'<p class="error-message" role="alert">{escape(QUEUE_UNAVAILABLE)}</p>', 503
+        return hx_problem(make_response(
+            f'<p class="error-message" role="alert">{escape(QUEUE_UNAVAILABLE)}</p>', 503), QUEUE_UNAVAILABLE)
     return _page(503, "Job queue unavailable", QUEUE_UNAVAILABLE)
 
 

@@ -2,7 +2,7 @@
 import re
 from urllib.parse import unquote
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.urls import iri_to_uri
 
@@ -59,4 +59,5 @@ def logout():
     accounts.sign_out(current_user._get_current_object())
     logout_user()
     session.clear()
+    flash("You are signed out.", "ok")  # the sign-in page says so (the session starts afresh)
     return redirect(url_for("auth.login"))

@@ -1,5 +1,5 @@
 """The catalog pages: plans with their versions and items, and addons; admins change them."""
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
 from ..billing.terms import BASE_UNITS, RESOURCE_KINDS
@@ -77,6 +77,7 @@ def create_plan():
         errors = {k.removeprefix("versions.0."): v for k, v in exc.fields.items()}
         return render_template("catalog/new_plan.html", plan_form=form,
                                **_version_form_context(form=form, errors=errors)), exc.status
+    flash(f"Plan {plan.name} ({plan.code}) created with its first version.", "ok")
     return redirect(url_for("catalog.index", _anchor=f"plan-{plan.code}"), 303)
 
 
@@ -107,10 +108,11 @@ def preview_version(plan_code):
 def create_version(plan_code):
     plan = catalog_admin.get_plan(plan_code)
     try:
-        catalog_admin.create_version(current_actor(), plan_code, _version_from_form(request.form))
+        version = catalog_admin.create_version(current_actor(), plan_code, _version_from_form(request.form))
     except (ValidationError, Conflict) as exc:
         return render_template("catalog/new_version.html", **_version_form_context(
             plan, form=request.form, errors=exc.fields)), exc.status
+    flash(f"{plan.name} version {version.version} added, in effect from {version.effective_from.isoformat()}.", "ok")
     return redirect(url_for("catalog.index", _anchor=f"plan-{plan.code}"), 303)
 
 
@@ -130,11 +132,12 @@ def create_addon():
             "price_cents": _int_or_raw(form.get("price_cents")), "currency": form.get("currency"),
             "resource_kind": form.get("resource_kind"), "qty": _int_or_raw(form.get("qty"))}
     try:
-        catalog_admin.create_addon(current_actor(), data)
+        addon = catalog_admin.create_addon(current_actor(), data)
     except (ValidationError, Conflict) as exc:
         return render_template("catalog/new_addon.html", form=form, errors=exc.fields,
                                kinds=RESOURCE_KINDS, base_units=BASE_UNITS,
                                currencies=catalog_admin.CURRENCIES), exc.status
+    flash(f"Addon {addon.name} ({addon.code}) is on sale.", "ok")
     return redirect(url_for("catalog.index", _anchor="addons"), 303)
 
 

@@ -15,7 +15,7 @@ from ..auth import current_actor, requires
 from ..billing.rollup import BillingError
 from ..clock import today
 from ..errors import Conflict, ValidationError
-from ..htmx import hx_status, is_htmx, render_page_or_fragment
+from ..htmx import hx_problem, hx_status, is_htmx, problem_text, render_page_or_fragment
 from ..listing import ListView
 from ..models.deployments import DECOMMISSIONED, STATES, TRANSITIONS
 from ..permissions import can, may_move_deployments
@@ -186,15 +186,18 @@ class SubscriptionAction:
     write: Callable
     preview: Callable
     done: Callable  # form -> message
+    doing: str  # what a refusal's message says could not be done
 
 
 SUBSCRIPTION_ACTIONS = {
     "change": SubscriptionAction(
         _change_form, subscriptions.change_subscription, subscriptions.preview_change,
-        lambda form: f"Subscription changed to {form['plan_code']} from {form['effective_on']}."),
+        lambda form: f"Subscription changed to {form['plan_code']} from {form['effective_on']}.",
+        "change the subscription"),
     "end": SubscriptionAction(
         _end_form, subscriptions.end_subscription, subscriptions.preview_end,
-        lambda form: f"Subscription ends after {form['ends_on']}."),
+        lambda form: f"Subscription ends: {form['ends_on']} is its last billed day.",
+        "end the subscription"),
 }
 
 
@@ -211,6 +214,17 @@ def _preview(action: str, deployment_id: int, form: dict) -> dict:
     except (Conflict, BillingError) as exc:  # an issued month, nothing running, currencies
         return {"action": action, "result": None, "errors": exc.fields, "message": exc.message,
                 "status": exc.status}
+
+
+# The subscription forms' fields as their labels read.
+FIELD_LABELS = {"plan_code": "Plan", "addons": "Addons", "starts_on": "Starts on",
+                "effective_on": "Effective on", "ends_on": "Last billed day", "to": "Status"}
+
+
+def _refused(exc, doing: str, response):
+    """An action refused (422 with its fields, or a conflict): the widget shows it by the form,
+    and for HTMX the toast says it too."""
+    return hx_problem(response, problem_text(exc, doing, FIELD_LABELS)) if is_htmx() else response
 
 
 def _error_status(status: int) -> int:
@@ -230,8 +244,8 @@ def transition(deployment_id):
     try:
         moved = deployments.transition(current_actor(), deployment_id, {"to": request.form.get("to")})
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status),
-                              transition_error=exc.message)
+        return _refused(exc, "move the deployment", _render_detail(
+            deployment_id, status=_error_status(exc.status), transition_error=exc.message))
     if not is_htmx():
         return _to_detail(deployment_id)
     return hx_status(_render_detail(deployment_id), f"{moved.name} is now {moved.status}.",
@@ -249,13 +263,13 @@ def subscribe(deployment_id):
     try:
         sub = deployments.subscribe(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status), sub_form=form,
-                              sub_errors=exc.fields,
-                              sub_message=exc.message if isinstance(exc, Conflict) else None)
+        return _refused(exc, "subscribe", _render_detail(
+            deployment_id, status=_error_status(exc.status), sub_form=form, sub_errors=exc.fields,
+            sub_message=exc.message if isinstance(exc, Conflict) else None))
     if not is_htmx():
         return _to_detail(deployment_id)
     return hx_status(_render_detail(deployment_id),
-                     f"Subscribed to {form['plan_code']} from {sub.starts_on.isoformat()}.",
+                     f"{sub.deployment.name} subscribed to {sub.plan_version.plan.name} from {sub.starts_on.isoformat()}.",
                      "deployment-changed")
 
 
@@ -284,9 +298,10 @@ def subscription_action(deployment_id, action):
     try:
         do.write(current_actor(), deployment_id, form)
     except (Conflict, ValidationError) as exc:
-        return _render_detail(deployment_id, status=_error_status(exc.status),
-                              **{f"{action}_form": form, f"{action}_errors": exc.fields,
-                                 f"{action}_message": exc.message if isinstance(exc, Conflict) else None})
+        return _refused(exc, do.doing, _render_detail(
+            deployment_id, status=_error_status(exc.status),
+            **{f"{action}_form": form, f"{action}_errors": exc.fields,
+               f"{action}_message": exc.message if isinstance(exc, Conflict) else None}))
     if not is_htmx():
         return _to_detail(deployment_id)
     return hx_status(_render_detail(deployment_id), do.done(form), "deployment-changed")

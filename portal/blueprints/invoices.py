@@ -6,7 +6,7 @@ from ..auth import can, current_actor, requires
 from ..billing.money import cents_from_text, format_cents
 from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
-from ..htmx import hx_status, is_htmx, render_page_or_fragment
+from ..htmx import hx_problem, hx_status, is_htmx, problem_text, render_page_or_fragment
 from ..models.invoices import INVOICE_STATES, INVOICE_TRANSITIONS
 from ..models.payments import PAYMENT_METHODS
 from ..queue import describe, fetch
@@ -18,6 +18,10 @@ from ..listing import ListView
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
 ACTION_LABELS = {"issued": "Issue", "paid": "Mark paid", "void": "Void"}
+# The payment and credit note forms' fields as their labels read (errors name them so).
+FIELD_LABELS = {"amount_cents": "Amount", "paid_on": "Paid on", "method": "Method",
+                "reference": "Reference", "reason": "Reason", "lines": "Amounts to credit",
+                "refund": "Refund"}
 
 
 def _filters(user) -> dict:
@@ -59,11 +63,12 @@ def rollup():
     try:
         done = rollups.request_rollup(period, force, current_actor())
     except ValidationError as exc:
-        return render_template("invoices/_rollup.html", error=exc.fields["period"],
-                               period=period), 422
-    if done.inline:
-        return render_template("invoices/_rollup.html", result=done.result, period=period)
-    return render_template("invoices/_rollup.html", job=describe(fetch(done.job_id)), period=period)
+        return hx_problem(make_response(render_template(
+            "invoices/_rollup.html", error=exc.fields["period"], period=period), 422),
+            problem_text(exc, "run the rollup", {"period": "Period"}))
+    if done.inline:  # no worker: done already
+        return _rollup_answer(period, result=done.result)
+    return _rollup_answer(period, job=describe(fetch(done.job_id)))
 
 
 @bp.get("/rollup/<job_id>")
@@ -73,9 +78,24 @@ def rollup_progress(job_id):
     if job is None:
         abort(404)
     info = describe(job)
-    return render_template("invoices/_rollup.html", job=info,
-                           result=info["result"] if info["status"] == "finished" else None,
-                           period=(job.args or [""])[0])
+    return _rollup_answer((job.args or [""])[0], job=info,
+                          result=info["result"] if info["status"] == "finished" else None)
+
+
+def _rollup_answer(period: str, job: dict | None = None, result: dict | None = None):
+    """The rollup's place on the page: its result, or a progress bar that polls itself. Once
+    it is done the toast says so and the invoice list below refreshes ("invoices-changed");
+    while it runs, nothing is announced (each poll would repeat it)."""
+    response = make_response(render_template("invoices/_rollup.html", job=job, result=result,
+                                             period=period))
+    if result is not None:
+        text = f"Rollup of {result['period']}: {result['created']} created, {result['skipped']} skipped"
+        if result.get("rebuilt"):
+            text += f", {result['rebuilt']} rebuilt"
+        return hx_status(response, text + ".", "invoices-changed")
+    if job is not None and job["status"] == "failed":
+        return hx_problem(response, f"The rollup of {period} failed: {job['error']}")
+    return response
 
 
 @bp.get("/<int:invoice_id>")
@@ -117,7 +137,12 @@ def _money(invoice, payment_errors=None, payment_form=None, credit_errors=None,
         "credit_errors": credit_errors or {}, "credit_form": credit_form or {},
         "today": today().isoformat(),
         "amount_due_text": format_cents(payments.amount_due_cents(invoice)).replace(",", ""),
+        "field_labels": _field_labels(invoice),
     }
+
+
+def _field_labels(invoice) -> dict[str, str]:
+    return FIELD_LABELS | {f"line_{line.id}": line.description for line in invoice.lines}
 
 
 def _creditable(invoice):
@@ -149,11 +174,31 @@ def record_payment(invoice_id):
             "method": form.get("method", ""), "reference": form.get("reference") or None})
     except (Conflict, ValidationError) as exc:
         invoice = invoices.get_invoice(user, invoice_id)
-        return render_template("invoices/show.html", **_detail(invoice),
-                               **_money(invoice, payment_errors=exc.fields or {"amount_cents": exc.message},
-                                        payment_form=form)), exc.status
-    flash(f"Payment of {money(cents, invoice.currency)} recorded.", "ok")
+        money_part = _money(invoice, payment_errors=exc.fields or {"amount_cents": exc.message},
+                            payment_form=form)
+        if is_htmx():
+            return _money_answer(invoice, money_part, exc, "record the payment")
+        return render_template("invoices/show.html", **_detail(invoice), **money_part), exc.status
+    invoice = invoices.get_invoice(user, invoice_id)
+    due = payments.amount_due_cents(invoice)
+    done = (f"Payment of {money(cents, invoice.currency)} recorded on {invoice.number}; "
+            + (f"{money(due, invoice.currency)} still due." if due else "it is paid in full."))
+    if is_htmx():
+        return _money_answer(invoice, _money(invoice), None, done)
+    flash(done, "ok")
     return redirect(url_for("invoices.show", invoice_id=invoice_id), 303)
+
+
+def _money_answer(invoice, money_part: dict, exc, message: str):
+    """An HTMX payment or credit note: the money part in place (its form's errors, or fresh
+    with the new row), the message in the toast; on success the header (status, paid, due)
+    and the messages refresh themselves on "invoice-changed"."""
+    response = make_response(render_template("invoices/_money.html", invoice=invoice, **money_part))
+    if exc is not None:
+        # htmx swaps 2xx and 422: a conflict is answered 200 with its message on the form.
+        response.status_code = 200 if exc.status == 409 else exc.status
+        return hx_problem(response, problem_text(exc, message, money_part["field_labels"]))
+    return hx_status(response, message, "invoice-changed", "invoices-changed")
 
 
 @bp.post("/<int:invoice_id>/credit-notes")
@@ -178,9 +223,16 @@ def issue_credit_note(invoice_id):
     except (Conflict, ValidationError) as exc:
         invoice = invoices.get_invoice(user, invoice_id)
         fields = {_line_field(k, lines): v for k, v in exc.fields.items()} or {"lines": exc.message}
-        return render_template("invoices/show.html", **_detail(invoice),
-                               **_money(invoice, credit_errors=fields, credit_form=form)), exc.status
-    flash(f"Credit note {note.number} issued for {money(note.total_cents, note.currency)}.", "ok")
+        money_part = _money(invoice, credit_errors=fields, credit_form=form)
+        if is_htmx():  # the toast names the form's fields (line_<id>), as the form does
+            shown = ValidationError(fields) if isinstance(exc, ValidationError) else exc
+            return _money_answer(invoice, money_part, shown, "issue the credit note")
+        return render_template("invoices/show.html", **_detail(invoice), **money_part), exc.status
+    done = f"Credit note {note.number} issued for {money(note.total_cents, note.currency)}."
+    if is_htmx():  # stays on the invoice: the note joins its list, the header its credited sum
+        invoice = invoices.get_invoice(user, invoice_id)
+        return _money_answer(invoice, _money(invoice), None, done)
+    flash(done, "ok")
     return redirect(url_for("credit_notes.show", credit_note_id=note.id), 303)
 
 
@@ -204,22 +256,16 @@ def transition(invoice_id):
         invoice = invoices.get_invoice(user, invoice_id)
         error, status = exc.message, exc.status
     if is_htmx():
-        # The header swaps in place; an error is shown inside it (htmx swaps 2xx and 422).
-        # Payments, credit notes and their forms follow out of band (issuing or marking paid
-        # changes them too), and so do the messages: issuing has just queued an email.
-        detail = _detail(invoice, error)
-        html = render_template("invoices/_header.html", **detail)
-        if not error:
-            html += render_template("invoices/_money.html", oob=True, **_detail(invoice),
-                                    **_money(invoice))
-        if detail["messages"] is not None:
-            html += render_template("invoices/_messages.html", oob=True, **detail)
-        response = make_response(html, 200 if status == 409 else status)
-        if not error:
-            done = {"issued": f"Invoice {invoice.number} issued.", "paid": f"Invoice {invoice.number} marked paid.",
-                    "void": f"Invoice {invoice.number or invoice.id} voided."}[invoice.status]
-            hx_status(response, done, "invoice-changed")
-        return response
+        # The header swaps in place, an error shown inside it (htmx swaps 2xx and 422: a
+        # conflict is answered 200). Payments, credit notes, their forms and the messages
+        # (issuing has just queued an email) refresh themselves on "invoice-changed".
+        response = make_response(render_template("invoices/_header.html", **_detail(invoice, error)),
+                                 200 if status == 409 else status)
+        if error:
+            return hx_problem(response, error)
+        done = {"issued": f"Invoice {invoice.number} issued.", "paid": f"Invoice {invoice.number} marked paid.",
+                "void": f"Invoice {invoice.number or invoice.id} voided."}[invoice.status]
+        return hx_status(response, done, "invoice-changed", "invoices-changed")
     if error:
         return render_template("invoices/show.html", **_detail(invoice, error), **_money(invoice)), status
     return redirect(url_for("invoices.show", invoice_id=invoice.id), 303)

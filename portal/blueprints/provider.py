@@ -14,7 +14,7 @@ from ..billing.svg_chart import bar_chart
 from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
-from ..htmx import hx_status, is_htmx, render_page_or_fragment
+from ..htmx import hx_problem, hx_status, is_htmx, render_page_or_fragment
 from ..listing import ListView
 from ..queue import describe, enqueue, fetch
 from ..services import cost_import, deployments, provider, provider_sync
@@ -104,6 +104,30 @@ def sync_progress(job_id):
     return _sync_answer(job=info, result=info["result"] if info["status"] == "finished" else None)
 
 
+def sync_summary(result: dict) -> tuple[str, bool]:
+    """One line for the toast: "Synced from the demo provider: inventory ok, billing ok."
+    and whether every part succeeded."""
+    source = "the demo provider" if result.get("provider") == "demo" else "DigitalOcean"
+    parts = [f"{part} ok" if outcome["ok"] else f"{part} failed ({outcome['error']}; the last good data is kept)"
+             for part, outcome in result["results"].items()]
+    return f"Synced from {source}: {', '.join(parts)}.", all(o["ok"] for o in result["results"].values())
+
+
+def _announce_sync(response, context: dict):
+    """Once the sync has run (inline, or the last poll of its job) the toast says how it went
+    and every table on the page fetches itself again ("provider-synced"); a sync that could
+    not run says why. While the job runs, the polls announce nothing."""
+    if context.get("error"):
+        return hx_problem(response, f"The sync could not run: {context['error']}")
+    if context.get("result"):
+        text, ok = sync_summary(context["result"])
+        return hx_status(response, text, "provider-synced", tone="ok" if ok else "bad")
+    job = context.get("job")
+    if job and job["status"] == "failed":
+        return hx_problem(response, f"The sync job failed: {job['error']}")
+    return response
+
+
 def _describe(job_id: str) -> dict | None:
     job = fetch(job_id)
     return describe(job) if job is not None else None
@@ -117,7 +141,8 @@ def _back_url() -> str:
 
 def _sync_answer(status: int = 200, **context):
     if is_htmx():
-        return render_template("provider/_sync.html", back_url=_back_url(), **context), status
+        response = make_response(render_template("provider/_sync.html", **context), status)
+        return _announce_sync(response, context)
     # Without JavaScript the button is a plain form: say what happened on the page it came from.
     if context.get("error"):
         flash(f"The sync could not run: {context['error']}", "error")
@@ -127,7 +152,7 @@ def _sync_answer(status: int = 200, **context):
                   else f"{part.capitalize()} sync failed: {outcome['error']}",
                   "ok" if outcome["ok"] else "error")
     elif context.get("job"):
-        flash(f"Sync queued as job {context['job']['id']}; reload in a moment.", "ok")
+        flash(f"Sync queued as job {context['job']['id']}: the provider pages show its data once a worker has run it.", "ok")
     return redirect(_back_url(), 303)
 
 
@@ -157,11 +182,13 @@ def accept_drift(drift_id):
         flash(error or f"Drift item {drift_id} accepted.", "error" if error else "ok")
         return redirect(url_for("provider.drift"), 303)
     # htmx swaps 2xx and 422 only: a conflict comes back as 200 with its message in the row.
+    # The row changes in place; the Open and Recently closed tables then fetch themselves
+    # again ("drift-changed"), so the item leaves one for the other.
     response = make_response(render_template("provider/_drift_row.html", item=item, error=error,
                                              names=deployments.deployment_names([item.deployment_id])))
-    if not error:
-        hx_status(response, f"Drift item {drift_id} accepted.", "drift-changed")
-    return response
+    if error:
+        return hx_problem(response, f"Could not accept drift item {drift_id}: {error}")
+    return hx_status(response, f"Drift item {drift_id} accepted.", "drift-changed")
 
 
 # --- costs -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Webhook endpoints for admins: register, see deliveries with their attempts, redeliver."""
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from ..auth import current_actor, requires
 from ..errors import ValidationError
@@ -44,11 +44,13 @@ def show(webhook_id):
 @requires("webhooks.manage")
 def delete(webhook_id):
     webhooks.delete_webhook(current_actor(), webhook_id)
+    flash(f"Webhook {webhook_id} deleted: nothing more is sent to it.", "ok")
     return redirect(url_for("webhooks.index"), 303)
 
 
 @bp.post("/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
 @requires("webhooks.manage")
 def redeliver(webhook_id, delivery_id):
-    webhooks.redeliver(current_actor(), webhook_id, delivery_id)
+    delivery = webhooks.redeliver(current_actor(), webhook_id, delivery_id)
+    flash(f"Delivery {delivery.id} sent again: its status below says how it went.", "ok")
     return redirect(url_for("webhooks.show", webhook_id=webhook_id), 303)

@@ -3,17 +3,11 @@
 other tests only infer from headers: the vendored htmx swaps fragments in place (no page
 load), sends the CSRF header, and shows 422s inline."""
 import os
-import threading
 
-import flask_migrate
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect, sync_playwright
-from werkzeug.serving import make_server
 
-from portal import create_app
-from portal.extensions import db
-from tests.conftest import TEST_CONFIG, TEST_DATABASE_URL, _recreate_database
+from tests.e2e.live import live_portal
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -24,24 +18,8 @@ PASSWORD = "arcadia-demo"
 
 @pytest.fixture(scope="module")
 def live_url():
-    url = sa.engine.make_url(TEST_DATABASE_URL)
-    e2e_url = url.set(database=f"{url.database}_e2e").render_as_string(hide_password=False)
-    _recreate_database(e2e_url)
-    app = create_app({**TEST_CONFIG, "TESTING": False, "SQLALCHEMY_DATABASE_URI": e2e_url})
-    with app.app_context():
-        flask_migrate.upgrade()
-        from portal.services.demo import load_demo
-
-        load_demo()
-        db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    with app.app_context():
-        db.engine.dispose()
+    with live_portal("e2e") as (url, _app, _extra):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +223,11 @@ def test_billing_operations_in_the_browser(signed_in, live_url):
     page.locator("form:has(button:has-text('Issue credit note')) input[name^=line_]").first.fill("5.00")
     page.fill("textarea[name=reason]", "Goodwill for a slow week")
     page.click("button:has-text('Issue credit note')")
-    expect(page.locator("h1")).to_contain_text("CN-")
-    expect(page.locator("main")).to_contain_text("Goodwill for a slow week")
-    note = page.locator("h1").inner_text()
+    # It stays on the invoice: the toast names the note, which joins the invoice's list.
+    expect(page.locator("#status-toast")).to_contain_text("Credit note CN-")
+    expect(page.locator("#credit-notes")).to_contain_text("Goodwill for a slow week")
+    note = page.locator("#credit-notes tr.credit-note a").first.inner_text()
+    assert note.startswith("CN-")
     page.goto(f"{live_url}/credit-notes/")
     expect(page.locator("main")).to_contain_text("Goodwill for a slow week")
     page.goto(f"{live_url}/outbox/")

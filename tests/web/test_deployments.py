@@ -163,8 +163,8 @@ def test_admin_transitions_through_htmx_and_gets_the_partial(browser, admin_user
         r = browser.post(f"/deployments/{dep.id}/transition", htmx=True, data={"to": "provisioning"})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "HX-Request" in r.headers["Vary"]
-    assert __import__("json").loads(r.headers["HX-Trigger"]) == {
-        "portal:status": "llm is now provisioning.", "deployment-changed": True}
+    assert __import__("json").loads(r.headers["HX-Trigger"]) == {"portal:status": "llm is now provisioning."}
+    assert __import__("json").loads(r.headers["HX-Trigger-After-Swap"]) == {"deployment-changed": True}
     assert "<html" not in html and html.lstrip().startswith('<section id="deployment-status"')
     assert '<h2>Status <span class="badge status-provisioning">provisioning</span></h2>' in html
     assert history(html)[0] == ["2026-05-20 09:30 UTC", "requested", "provisioning", ADMIN]

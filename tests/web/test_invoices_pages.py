@@ -74,10 +74,13 @@ def test_issue_through_htmx_swaps_the_header(browser, world):
     assert "Invoice ARC-000002" in html and "Mark paid" in html
     import json
 
-    assert json.loads(r.headers["HX-Trigger"]) == {"portal:status": "Invoice ARC-000002 issued.",
-                                                   "invoice-changed": True}
+    assert json.loads(r.headers["HX-Trigger"]) == {"portal:status": "Invoice ARC-000002 issued."}
+    # Payments, credit notes and messages refresh themselves on the event, after the swap.
+    assert json.loads(r.headers["HX-Trigger-After-Swap"]) == {"invoice-changed": True, "invoices-changed": True}
     r = browser.post(f"/invoices/{invoice_id}/transition", htmx=True, data={"to": "issued"})
-    assert r.status_code == 200 and "HX-Trigger" not in r.headers
+    assert r.status_code == 200 and "HX-Trigger-After-Swap" not in r.headers  # nothing changed
+    assert json.loads(r.headers["HX-Trigger"]) == {"portal:status": {
+        "value": "invoice ARC-000002 is issued; it cannot become issued (allowed: paid, void)", "tone": "bad"}}
     assert "invoice ARC-000002 is issued; it cannot become issued (allowed: paid, void)" in r.get_data(as_text=True)
 
 

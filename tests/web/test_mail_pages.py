@@ -18,12 +18,14 @@ def test_the_outbox_shows_the_demo_mail_that_was_not_sent(browser, catalog, no_m
     b = admin_browser(browser)
     home = b.get("/").get_data(as_text=True)
     assert 'href="/outbox/"' in home
-    # Issuing from the invoice page: the header swaps, the Messages section follows.
+    # Issuing from the invoice page: the header swaps, the Messages section fetches itself
+    # again on the event (from the invoice's page, which now lists the mail).
     r = b.post(f"/invoices/{invoice.id}/transition", htmx=True, data={"to": "issued"})
-    html = r.get_data(as_text=True)
-    assert r.status_code == 200
-    assert 'id="invoice-messages" class="card" hx-swap-oob="true"' in html
-    assert "Tax invoice ARC-000001 from Arcadia Cloud Pty Ltd" in html
+    assert r.status_code == 200 and "invoice-changed" in r.headers["HX-Trigger-After-Swap"]
+    show = b.get(f"/invoices/{invoice.id}").get_data(as_text=True)
+    messages = show[show.index('<section id="invoice-messages"'):]
+    assert 'hx-trigger="invoice-changed from:body"' in messages[:messages.index(">")]
+    assert "Tax invoice ARC-000001 from Arcadia Cloud Pty Ltd" in messages
 
     page = b.get("/outbox/").get_data(as_text=True)
     assert "No mail server is configured" in page

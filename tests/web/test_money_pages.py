@@ -1,4 +1,5 @@
 """Payments and credit notes in the browser: forms on the invoice page, the credit note pages."""
+import json
 import re
 from datetime import date
 
@@ -45,7 +46,8 @@ def test_admin_records_a_part_payment_then_the_rest(browser, world):
     assert r.status_code == 303
     html = browser.get(url).get_data(as_text=True)
     assert money(html)["paid"].startswith("$20.00 AUD") and money(html)["due"] == "$43.25 AUD"
-    assert "Payment of $20.00 AUD recorded." in html and "EFT 9" in html
+    assert "Payment of $20.00 AUD recorded on ARC-" in html and "; $43.25 AUD still due." in html
+    assert "EFT 9" in html
     # More than is due: the form says so, nothing recorded.
     r = browser.post(f"{url}/payments", data={"amount": "43.26", "paid_on": "2026-04-06", "method": "card"})
     assert r.status_code == 422
@@ -140,6 +142,12 @@ def test_marking_paid_through_htmx_also_refreshes_the_payments(browser, world):
     r = browser.post(f"/invoices/{world['ids']['acme']}/transition", htmx=True, data={"to": "paid"})
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and html.lstrip().startswith('<section id="invoice-header"')
-    assert '<div id="invoice-money" hx-swap-oob="true">' in html
-    assert "2026-04-21" in html and "Marked paid" in html and "$63.25 AUD" in html
-    assert "Record payment" not in html and "Issue credit note" in html
+    assert json.loads(r.headers["HX-Trigger"]) == {"portal:status": "Invoice ARC-000001 marked paid."}
+    assert json.loads(r.headers["HX-Trigger-After-Swap"])["invoice-changed"] is True
+    # The payments part listens for that event and fetches itself from the invoice's page.
+    page = browser.get(f"/invoices/{world['ids']['acme']}").get_data(as_text=True)
+    money_part = page[page.index('<div id="invoice-money"'):]
+    listener = money_part[:money_part.index(">")]
+    assert 'hx-trigger="invoice-changed from:body"' in listener and 'hx-select="#invoice-money"' in listener
+    assert "2026-04-21" in money_part and "Marked paid" in money_part and "$63.25 AUD" in money_part
+    assert "Record payment" not in money_part and "Issue credit note" in money_part

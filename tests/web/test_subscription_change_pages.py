@@ -158,15 +158,18 @@ def test_change_and_end_through_htmx_announce_what_they_did(browser, admin_user,
                      data={"plan_code": "scale", "effective_on": "2026-04-16"})
     assert r.status_code == 200 and "<code>scale</code> v1" in r.get_data(as_text=True)
     assert json.loads(r.headers["HX-Trigger"]) == {
-        "portal:status": "Subscription changed to scale from 2026-04-16.", "deployment-changed": True}
+        "portal:status": "Subscription changed to scale from 2026-04-16."}
+    assert json.loads(r.headers["HX-Trigger-After-Swap"]) == {"deployment-changed": True}
     r = browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True, data={"ends_on": "2026-06-30"})
     assert r.status_code == 200 and '<dd data-field="ends_on">2026-06-30</dd>' in r.get_data(as_text=True)
     assert json.loads(r.headers["HX-Trigger"]) == {
-        "portal:status": "Subscription ends after 2026-06-30.", "deployment-changed": True}
+        "portal:status": "Subscription ends: 2026-06-30 is its last billed day."}
+    assert json.loads(r.headers["HX-Trigger-After-Swap"]) == {"deployment-changed": True}
     # From a stale page (nothing runs now): refused with its reason in the widget (htmx swaps a
-    # 409 only as 200), and nothing announced.
+    # 409 only as 200), the toast saying why, and nothing refreshed.
     r = browser.post(f"/deployments/{dep.id}/subscription/end", htmx=True, data={"ends_on": "2026-07-31"})
-    assert r.status_code == 200 and "HX-Trigger" not in r.headers
+    assert r.status_code == 200 and "HX-Trigger-After-Swap" not in r.headers
+    assert json.loads(r.headers["HX-Trigger"])["portal:status"]["tone"] == "bad"
     assert re.findall(r'<p class="error-message" role="alert">([^<]+)</p>', r.get_data(as_text=True)) == [
         f"deployment {dep.id} has no running subscription"]
     assert browser.post(f"/deployments/{dep.id}/subscription/sideways", htmx=True,
