@@ -1,7 +1,7 @@
 """deploy: the provider's regions (synced), indexes for the deployment list's sort orders
 
 Revision ID: deploy0001
-Revises: paging0001
+Revises: twins0001
 Create Date: 2026-11-22 08:10:00
 
 Before the first sync the table is empty and the portal offers DigitalOcean's published
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'deploy0001'
-down_revision = 'paging0001'
+down_revision = 'twins0001'
 branch_labels = None
 depends_on = None
 

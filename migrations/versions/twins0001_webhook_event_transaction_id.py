@@ -5,7 +5,7 @@ earlier one has finished, in (xid, id) order (see services/webhooks.py). SQLite 
 transaction ids: the column is there and stays NULL, and delivery keeps id order.
 
 Revision ID: twins0001
-Revises: paging0001
+Revises: lists0001
 Create Date: 2026-11-22 08:20:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'twins0001'
-down_revision = 'paging0001'
+down_revision = 'lists0001'
 branch_labels = None
 depends_on = None
 
