@@ -4,6 +4,7 @@ Not part of the test suite; it prints figures.
     python bench/pdf_bench.py                  # 200 invoices, every mode (~5-10 minutes on 2 cores)
     python bench/pdf_bench.py --invoices 20    # smoke run
     python bench/pdf_bench.py --before-invoices 50   # the slow modes on the first 50 only
+    python bench/pdf_bench.py --portal-root /work/main --modes forked   # another checkout's code
 
 Modes (each renders every invoice's DRAFT preview through a fresh worker process):
   before  one job per invoice (render_pdf), WeasyPrint imported in each forked work horse
@@ -26,6 +27,9 @@ import time
 from datetime import date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if "--portal-root" in sys.argv:  # another checkout's portal and worker.py on the same data
+    ROOT = os.path.abspath(sys.argv[sys.argv.index("--portal-root") + 1])
+    sys.path.insert(0, ROOT)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
@@ -167,6 +171,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=20, help="PDF_BATCH_SIZE for 'forked' and 'after'")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, of " + ", ".join(MODES))
     parser.add_argument("--floor-renders", type=int, default=20)
+    parser.add_argument("--portal-root", default=ROOT, help="the checkout whose portal and worker.py run")
     parser.add_argument("--database-url", default=DEFAULT_URL, help="dropped and recreated")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                         help=f"only the {PREFIX}-* queues are used and emptied")
