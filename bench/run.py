@@ -485,6 +485,39 @@ def invoices_deep_http(bench: Bench) -> dict:
             "limit_runs": limit_runs, "limit_is": "the first page's p95", "lower_is_better": True}
 
 
+PDF_INVOICES = 100  # draft invoices per pdf_worker run, on a database of its own
+
+
+def pdf_worker(bench: Bench) -> dict:
+    """Per invoice PDF through a real worker process (``worker.py --burst``: the rollup's
+    ``render_pdfs`` batches on the documents queue) vs a bare one-page WeasyPrint render in this
+    process, each run's floor taken just before it. The figure is CPU per PDF (the worker's
+    CPU beyond an idle worker's start-up): on a shared machine wall-clock floors move severalfold
+    within a minute. Wall-clock figures are kept beside it. Builds its own database (the bench's
+    name + ``_pdfs``, dropped and recreated: PDF_INVOICES tenants rolled up into drafts, by
+    pdf_bench) and uses the bench-pdf-* queues on REDIS_URL (or db 0)."""
+    import pdf_bench
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    target = sa.engine.make_url(bench.url)
+    url = target.set(database=f"{target.database}_pdfs").render_as_string(hide_password=False)
+    app, ids = pdf_bench.prepare(url, PDF_INVOICES)
+    runs, floors, wall_floors = [], [], []
+    with app.app_context():
+        for _ in range(bench.args.repeat):
+            floors.append(1000 * statistics.median(pdf_bench.floor(20, time.process_time)))
+            wall_floors.append(1000 * statistics.median(pdf_bench.floor(20)))
+            runs.append(pdf_bench.run_mode(app, "after", ids, redis_url, 20))
+        db.session.remove()
+        db.engine.dispose()
+    return {"unit": "CPU ms per PDF", "value": statistics.median(r["cpu_ms_per_pdf"] for r in runs),
+            "limit": statistics.median(floors), "goal": 1.5, "lower_is_better": True,
+            "runs": [r["cpu_ms_per_pdf"] for r in runs], "limit_runs": floors,
+            "wall_ms_per_pdf": [r["ms_per_pdf"] for r in runs], "wall_floor_ms": wall_floors,
+            "pdfs": len(ids),
+            "limit_is": "a bare one-page WeasyPrint render (25 paragraphs), CPU ms, warmed"}
+
+
 # Another measurement (the rollup, a list page) is one more entry: a function of the Bench
 # returning {unit, value, limit, goal, ...}; "lower_is_better" where a time is measured.
 MEASUREMENTS = {
@@ -492,6 +525,7 @@ MEASUREMENTS = {
     "ingest_http": ingest_http,
     "quote_http": quote_http,
     "invoices_deep_http": invoices_deep_http,
+    "pdf_worker": pdf_worker,
 }
 NEEDS_SERVER = {"ingest_http", "quote_http", "invoices_deep_http"}
 

@@ -1,5 +1,11 @@
-"""An invoice as an Australian tax invoice PDF (WeasyPrint). Runs in an app context only."""
+"""An invoice as an Australian tax invoice PDF (WeasyPrint). Runs in an app context only.
+
+Rendering is kept cheap (issue 11): the templates under templates/pdf share one small stylesheet
+and a user-agent sheet of a few lines, parsed once per thread with one font configuration
+(Pango's font map, the fonts found once), and WeasyPrint reuses them on every render."""
 import os
+import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -12,6 +18,7 @@ from .billing.money import CURRENCY_SYMBOLS, format_cents
 from .billing.quote import TAX
 
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+PDF_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates", "pdf")
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -36,8 +43,8 @@ METHOD_LABELS = {"bank_transfer": "Bank transfer", "card": "Card", "other": "Oth
 def render_invoice_pdf(invoice, *, draft: bool, settlement: dict | None = None) -> bytes:
     """Render `invoice` (a portal.models.Invoice with .lines and .tenant loaded) to PDF bytes.
     ``settlement``: its payments, credit notes and credit allocations (what it says it owes)."""
-    html = render_template("invoices/pdf.html", **_context(invoice, draft), **_money(invoice, settlement or {}))
-    return _write_pdf(html)
+    html = render_template("pdf/invoice.html", **_context(invoice, draft), **_money(invoice, settlement or {}))
+    return write_pdf(html)
 
 
 def render_credit_note_pdf(note) -> bytes:
@@ -46,20 +53,66 @@ def render_credit_note_pdf(note) -> bytes:
     invoice = note.invoice
     seller, bill_to = _parties(invoice)
     html = render_template(
-        "credit_notes/pdf.html", note=note, invoice=invoice,
-        seller={**seller, "address": _address_lines(seller["address"])},
-        bill_to={**bill_to, "address": _address_lines(bill_to["address"])},
+        "pdf/credit_note.html", note=note, invoice=invoice,
+        seller={**seller, "lines": _seller_lines(seller)},
+        bill_to={**bill_to, "lines": _bill_to_lines(bill_to)},
         tax_name=invoice.tax_name or current_app.config["TAX_NAME"],
         symbol=CURRENCY_SYMBOLS.get(note.currency, ""), amount=format_cents, long_date=long_date)
-    return _write_pdf(html)
+    return write_pdf(html)
 
 
-def _write_pdf(html: str) -> bytes:
-    import weasyprint  # slow to import: only when a PDF is actually rendered
+class _Renderer:
+    """What WeasyPrint would otherwise build again for every PDF: the font configuration (a
+    Pango font map: fontconfig's lookups and the loaded faces), the parsed stylesheets, and the
+    HTML class that uses the short user-agent sheet."""
 
-    return weasyprint.HTML(
-        string=html, base_url=STATIC_FOLDER, url_fetcher=_local_only
-    ).write_pdf()
+    def __init__(self):
+        import weasyprint  # slow to import: only when a PDF is actually rendered
+        from weasyprint.text.fonts import FontConfiguration
+
+        self.font_config = FontConfiguration()
+        self.stylesheets = [weasyprint.CSS(string=_read("document.css"), font_config=self.font_config)]
+        user_agent = [weasyprint.CSS(string=_read("ua.css"))]
+
+        class Html(weasyprint.HTML):
+            def _ua_stylesheets(self, *args, **kwargs):  # WeasyPrint's HTML5 sheet, minus 240 lines
+                return user_agent
+
+        self.html = Html
+
+    def write_pdf(self, html: str) -> bytes:
+        document = self.html(string=_TEMPLATE_FORMATTING.sub("><", html), base_url=STATIC_FOLDER,
+                             url_fetcher=_local_only)
+        return document.write_pdf(stylesheets=self.stylesheets, font_config=self.font_config)
+
+
+# Indentation between tags in the templates: each run would be a box for WeasyPrint to lay out.
+# A space between inline elements on one line is not touched.
+_TEMPLATE_FORMATTING = re.compile(r">[ \t]*\n\s*<")
+_local = threading.local()  # one renderer per thread: a Pango font map is not shared between threads
+
+
+def renderer() -> _Renderer:
+    found = getattr(_local, "renderer", None)
+    if found is None:
+        found = _local.renderer = _Renderer()
+    return found
+
+
+def write_pdf(html: str) -> bytes:
+    """HTML from a template under templates/pdf → PDF bytes."""
+    return renderer().write_pdf(html)
+
+
+def warm() -> None:
+    """Build this thread's renderer and render a line in both weights, so the fonts are loaded
+    before the first real PDF (the worker does this before it takes a job)."""
+    write_pdf('<p>warm-up <b>warm-up</b></p>')
+
+
+def _read(name: str) -> str:
+    with open(os.path.join(PDF_TEMPLATES, name), encoding="utf-8") as f:
+        return f.read()
 
 
 def _money(invoice, settlement: dict) -> dict:
@@ -104,8 +157,8 @@ def _context(invoice, draft: bool) -> dict:
         "draft": draft,
         "void": invoice.status == "void",
         "tenant": SimpleNamespace(billing_name=bill_to["name"], abn=bill_to["abn"]),
-        "seller": {**seller, "address": _address_lines(seller["address"])},
-        "customer_address": _address_lines(bill_to["address"]),
+        "seller": {**seller, "lines": _seller_lines(seller)},
+        "customer_lines": _bill_to_lines(bill_to),
         "sections": _sections(lines),
         # The tax line(s) as built; an invoice without one still shows its tax honestly.
         "tax_rows": [(line.description, line.amount_cents) for line in tax_lines]
@@ -154,6 +207,16 @@ def _percent(rate: Decimal) -> str:
 
 def _address_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _seller_lines(seller: dict) -> list[str]:
+    """Under the seller's name, one line each (the header prints them as one block)."""
+    return [f"ABN {seller['abn']}", *_address_lines(seller["address"]), seller["email"]]
+
+
+def _bill_to_lines(bill_to: dict) -> list[str]:
+    """Under the customer's name: the address, then the ABN when there is one."""
+    return _address_lines(bill_to["address"]) + ([f"ABN {bill_to['abn']}"] if bill_to.get("abn") else [])
 
 
 def _local_only(url: str, *args, **kwargs):

@@ -178,3 +178,34 @@ def test_long_invoice_flows_onto_more_pages(app, tmp_path):
         assert f"Subtotal, {dep.name}" in text
     total = subtotal + tax
     assert f"${total // 100:,}.{total % 100:02d} AUD" in text
+
+
+def test_the_renderer_is_built_once_per_thread_and_leaves_nothing_between_pdfs(app, tmp_path):
+    import threading
+
+    from portal import pdf
+
+    other = sample_invoice(tenant=make_tenant(abn=None), status="void")
+    with app.app_context():
+        first = render_invoice_pdf(sample_invoice(), draft=False)
+        renderer = pdf.renderer()
+        between = render_invoice_pdf(other, draft=False)
+        again = render_invoice_pdf(sample_invoice(), draft=False)
+        assert pdf.renderer() is renderer
+    # The same invoice gives the same bytes after another document used the same stylesheets
+    # and fonts: no footer string, watermark or page count carried over.
+    assert again == first and between != first
+    assert "VOID" not in pdf_text(again, tmp_path)
+    assert re.search(r"Arcadia Cloud Pty Ltd · ARC-000001\s+Page 1 of 1", pdf_text(again, tmp_path))
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(pdf.renderer()))
+    thread.start()
+    thread.join()
+    assert seen[0] is not renderer  # a Pango font map is not shared between threads
+
+
+def test_template_indentation_between_tags_is_dropped_but_not_a_space_between_words():
+    from portal.pdf import _TEMPLATE_FORMATTING
+
+    html = '<div>\n  <p>Subtotal, <b>acme</b> <span class="ref">#7</span></p>\n</div>'
+    assert _TEMPLATE_FORMATTING.sub("><", html) == '<div><p>Subtotal, <b>acme</b> <span class="ref">#7</span></p></div>'

@@ -22,8 +22,9 @@ def rollup(period: str, force: bool = False, actor_id: int | None = None) -> dic
 
 
 def request_pdfs(invoice_ids: list[int]) -> None:
-    """Queue the rollup's PDFs on the DOCUMENTS queue, a batch of invoices per job (one fork
-    and one job per batch, not per invoice). Without a worker nothing renders now: the
+    """Queue the rollup's PDFs on the DOCUMENTS queue, a batch of invoices per job (one job's
+    bookkeeping per batch, not per invoice; the worker runs them in its own process, see
+    worker.py). Without a worker nothing renders now: the
     answer would wait seconds for previews nobody has asked for, and each renders when
     first opened (documents.pdf_for)."""
     if not invoice_ids or queue.connection() is None:
