@@ -156,7 +156,10 @@ def parse_cursor(raw: str, keyset: Keyset) -> Cursor:
             if kind is str:
                 if not re.fullmatch(r"[A-Za-z0-9_-]{0,400}", text):
                     raise ValueError(text)
-                key.append(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
+                decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+                if "\x00" in decoded:  # no text column holds a NUL (PostgreSQL refuses it)
+                    raise ValueError(text)
+                key.append(decoded)
             elif kind is date:
                 if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
                     raise ValueError(text)
