@@ -268,12 +268,16 @@ def _deliver_in_order(webhook_id: int, now: datetime, counts: dict) -> None:
     config = current_app.config
     delays = config["WEBHOOK_RETRY_SECONDS"]
     while True:
+        # The clock now, not when the pass began: after slow receivers, a lease counted from
+        # the pass's start would already be over when written, and another dispatcher would
+        # send the same event again meanwhile.
+        moment = max(now, utcnow())
         head = db.session.scalar(
             select(WebhookDelivery).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
             .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == PENDING,
                    _finished())
             .order_by(*_in_order()).limit(1))
-        if head is None or as_utc(head.next_attempt_at) > now:
+        if head is None or as_utc(head.next_attempt_at) > moment:
             # Nothing deliverable yet, or the oldest waits for its retry: later events wait too.
             return
         # Lease it: a second worker (or one that died mid-request) cannot send it meanwhile.
@@ -281,7 +285,7 @@ def _deliver_in_order(webhook_id: int, now: datetime, counts: dict) -> None:
             update(WebhookDelivery)
             .where(WebhookDelivery.id == head.id, WebhookDelivery.status == PENDING,
                    WebhookDelivery.next_attempt_at == head.next_attempt_at)
-            .values(next_attempt_at=now + timedelta(seconds=config["WEBHOOK_LEASE_SECONDS"])))
+            .values(next_attempt_at=moment + timedelta(seconds=config["WEBHOOK_LEASE_SECONDS"])))
         db.session.commit()
         if leased.rowcount != 1:
             return
