@@ -188,6 +188,8 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     invoiced = set() if force else set(db.session.scalars(
         select(Invoice.tenant_id).where(Invoice.period_start == period_start, Invoice.status != VOID)))
     db.session.rollback()  # end the read's transaction: each chunk is a transaction of its own
+    if force:
+        _void_unbilled_drafts(period_start, set(tenant_ids), slugs, result)
 
     rule = tax_rule()
     auto_issue = current_app.config["ROLLUP_AUTO_ISSUE"]
@@ -273,6 +275,32 @@ def _write_chunk(period_start: date, period_end: date, plans: dict[int, InvoiceP
     if auto_issue:
         mail.dispatch()  # the auto-issued invoices' email
     return outcomes
+
+
+def _void_unbilled_drafts(period_start: date, billed: set[int], slugs: dict[int, str],
+                          result: RollupResult) -> None:
+    """Forced: a draft of the period whose tenant no subscription bills any more (its only one
+    ended, backdated, before the month) would rebuild to nothing, and issuing it is refused
+    as out of date: it is voided, in a transaction of its own, each with a message (counted
+    as skipped). Locked first: one issued or voided meanwhile is left as it now stands."""
+    candidates = [invoice_id for invoice_id, tenant_id in db.session.execute(
+        select(Invoice.id, Invoice.tenant_id)
+        .where(Invoice.period_start == period_start, Invoice.status == DRAFT))
+        if tenant_id not in billed]
+    if not candidates:
+        db.session.rollback()
+        return
+    from .invoices import emit_invoice_event  # (beside issue: one place says what a void sends)
+
+    drafts = db.session.scalars(
+        select(Invoice).where(Invoice.id.in_(candidates), Invoice.status == DRAFT)
+        .order_by(Invoice.id).with_for_update().execution_options(populate_existing=True)).all()
+    for invoice in drafts:
+        invoice.status, invoice.voided_on = VOID, today()
+        emit_invoice_event("invoice.voided", invoice)
+        result.add("skipped", invoice.id, f"{slugs[invoice.tenant_id]}: draft invoice {invoice.id} "
+                   f"voided: no subscription bills {period_start:%Y-%m} any more")
+    db.session.commit()
 
 
 def _not_rebuilt(slug: str, invoice) -> str:
