@@ -30,7 +30,7 @@ def test_admin_lists_and_filters_all_tenants(browser, world):
     assert html.count('class="badge badge-draft"') == 3 and "ARC-000001" in html
     assert 'hx-post="/invoices/rollup"' in html
     # The tenant column is the admin's only (the rows decide it once per list).
-    assert "<th>Tenant</th>" in html and html.count("<td>Acme AI</td>") == 2
+    assert '<th scope="col">Tenant</th>' in html and html.count("<td>Acme AI</td>") == 2
     fragment = browser.get("/invoices/?tenant=globex&period=2026-04", htmx=True)
     text = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and "<html" not in text
@@ -46,7 +46,7 @@ def test_tenant_sees_only_its_issued_invoices(browser, world):
     html = browser.get("/invoices/").get_data(as_text=True)
     assert "ARC-000001" in html and "Draft" not in html and "Globex" not in html
     assert 'hx-post="/invoices/rollup"' not in html
-    assert "<th>Tenant</th>" not in html and "<td>Acme AI</td>" not in html
+    assert '<th scope="col">Tenant</th>' not in html and "<td>Acme AI</td>" not in html
     ids = world["ids"]
     assert browser.get(f"/invoices/{ids[('acme', 3)]}").status_code == 200
     for hidden in (ids[("acme", 4)], ids[("globex", 3)]):
