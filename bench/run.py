@@ -882,6 +882,8 @@ def main(argv=None) -> int:
     with app.app_context():
         if not reuse:
             build(args.database_url, args.tenants, args.hours)
+        else:  # built by an earlier checkout: bring its schema to this code's migrations
+            flask_migrate.upgrade()
         from portal.services import accounts
         token = accounts.create_token(ADMIN_EMAIL)
         deployment_ids = list(db.session.scalars(text("SELECT id FROM deployments ORDER BY id")))
