@@ -146,6 +146,7 @@ def _render_detail(deployment_id: int, status: int = 200, fragment: str = "deplo
         "change_message": None,
         "end_errors": {},
         "end_message": None,
+        "region_label": regions.labels().get(deployment.region, deployment.region),
     }
     context.update(extra)
     if may_change:

@@ -311,3 +311,46 @@ def test_accepting_drift_moves_the_item_from_open_to_closed(admin, live):
     expect(closed.locator("tr", has_text="scratch-box")).to_contain_text("Accepted by admin@example.com")
     shot(page, "accept")
     still_marked(page)
+
+
+def test_on_a_phone_the_toast_covers_no_control_and_steps_aside(browser, live, csp_violations):  # noqa: F811
+    """At 390 px the toast sits at the top of the viewport, not over the invoice's buttons at
+    the bottom; a tap under it reaches the page, and any tap hides it."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    _watch_csp(context, csp_violations)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{live.url}/login")
+        page.fill("input[name=email]", "admin@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("header .who")).to_contain_text("admin@example.com")
+        with live.app.app_context():  # the demo's Acme invoice left open, which no other test pays
+            from portal.extensions import db
+            from portal.models import Invoice
+            from sqlalchemy import select
+            acme_open = db.session.scalar(select(Invoice.id).where(Invoice.number == "ARC-000003"))
+        page.goto(f"{live.url}/invoices/{acme_open}")
+        mark(page)
+        page.fill("input[name=amount]", "ten dollars")
+        page.click("button:has-text('Record payment')")
+        toast(page, "Could not record the payment: Amount: must be an amount such as 43.25", bad=True)
+        box = page.locator("#status-toast").bounding_box()
+        assert box["y"] < 20 and box["y"] + box["height"] < 844 / 3, box  # at the top
+        # No visible button or field of the page lies under it...
+        covered = page.evaluate("""() => {
+            const t = document.getElementById('status-toast').getBoundingClientRect();
+            return [...document.querySelectorAll('main button, main summary, main input, main select, main a')]
+              .filter(e => { const r = e.getBoundingClientRect();
+                             return r.width && r.bottom > t.top && r.top < t.bottom && r.right > t.left && r.left < t.right; })
+              .map(e => e.outerHTML.slice(0, 80)); }""")
+        # ...and whatever is, a tap reaches it: the toast takes no pointer events.
+        under = page.evaluate("""() => { const r = document.getElementById('status-toast').getBoundingClientRect();
+            return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2).id; }""")
+        assert under != "status-toast", covered
+        page.locator("main h2").first.click()  # any tap hides it
+        expect(page.locator("#status-toast")).not_to_be_visible()
+        still_marked(page)
+    finally:
+        context.close()

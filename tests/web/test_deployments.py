@@ -131,6 +131,7 @@ def test_tenant_viewer_sees_the_page_but_may_not_act(browser, admin_user, acme):
     r = browser.get(f"/deployments/{dep.id}")
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "<h1>llm</h1>" in html
+    assert "<dt>Region</dt><dd>Sydney 1 (syd1)</dd>" in html  # named as the list names it
     assert "/transition" not in html and "/subscribe" not in html and 'name="to"' not in html
     assert "<form" not in html.split('<section id="deployment-status"', 1)[1]
     assert history(html) == [[history(html)[0][0], "(created)", "requested", ADMIN]]
@@ -341,7 +342,7 @@ def test_admin_subscribes_through_the_form(browser, admin_user, acme):
     assert "<code>studio</code> v1: Studio, $50.00 AUD a month" in html
     assert '<dd data-field="starts_on">2026-04-01</dd>' in html
     assert '<dd data-field="ends_on">running</dd>' in html
-    assert ("<tr><td>Storage 50 GB <code>storage_50gb</code></td><td>+50 spaces_gb</td>"
+    assert ("<tr><td>Storage 50 GB <code>storage_50gb</code></td><td>+50 Spaces storage</td>"
             '<td class="num">$7.50 AUD</td></tr>') in html
     assert "/subscribe" not in html  # running: no second subscription offered
     assert rows(browser.get("/deployments/").get_data(as_text=True))[0][4:7] == ["studio v1", "2026-04-01", ""]

@@ -26,6 +26,12 @@
     clearTimeout(timer);
     timer = setTimeout(function () { toast.classList.remove("shown"); }, tone === "bad" ? 10000 : 6000);
   }
+  // It steps aside for the next thing the user does: a tap or click anywhere hides it (the
+  // tap itself goes through to the control underneath: .toast has pointer-events: none).
+  function hide() { if (toast) toast.classList.remove("shown"); clearTimeout(timer); }
+  document.addEventListener("click", function () {
+    if (toast && toast.classList.contains("shown")) hide();
+  }, true);
   document.body.addEventListener("portal:status", function (event) {
     var detail = event.detail || {};
     show(typeof detail.value === "string" ? detail.value : "", detail.tone);
