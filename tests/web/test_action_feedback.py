@@ -155,7 +155,7 @@ def test_the_sync_says_how_it_went_and_the_tables_listen(app, browser, database,
     assert status(done) == ("Synced from the demo provider: inventory ok, billing ok.", "ok")
     assert events(done) == {"provider-synced"}
     assert "eload" not in text(done)
-    for page, part in (("/provider/inventory", "inventory-resources"), ("/provider/drift", "drift-open"),
+    for page, part in (("/provider/inventory", "inventory-rows"), ("/provider/drift", "drift-open"),
                        ("/provider/drift", "drift-closed"), ("/provider/costs", "cost-lines"),
                        ("/provider/costs", "cost-balance"), ("/provider/inventory", "sync-runs"),
                        ("/provider/dashboard", "dashboard-body")):
