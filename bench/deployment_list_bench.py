@@ -34,6 +34,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from portal import create_app  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 ADMIN = "bench@example.com"
@@ -41,15 +42,6 @@ PASSWORD = "bench-password"
 PER_PAGE = 50
 STATES = ("requested", "provisioning", "active", "suspended", "failed", "decommissioned")
 REGIONS = ("syd1", "sgp1", "nyc3", "fra1", "lon1")
-
-
-def recreate_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def build() -> None:

@@ -34,12 +34,12 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import flask_migrate  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 from redis import Redis  # noqa: E402
 from rq import Queue  # noqa: E402
 from sqlalchemy import delete, func, select  # noqa: E402
 
 from portal import create_app  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/arcadia_bench_pdf"
@@ -47,15 +47,6 @@ PREFIX = "bench-pdf"  # the bench's own queues: nothing else on the Redis db is 
 # mode → (one job per invoice?, fork a horse per job?, warm WeasyPrint first?)
 MODES = {"before": (True, True, False), "warm": (True, True, True), "forked": (False, True, True),
          "after": (False, False, True)}
-
-
-def recreate_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def setup(app, invoices: int) -> list[int]:

@@ -48,6 +48,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from portal import create_app  # noqa: E402
+from benchdb import recreate_database  # noqa: E402
 from portal.extensions import db  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/arcadia_bench"
@@ -86,15 +87,6 @@ def expected_lines(usage: dict[str, tuple[Decimal, Decimal]]) -> int:
 
 
 # --- setup (not measured) ----------------------------------------------------------------------
-
-
-def recreate_database(url: str) -> None:
-    target = sa.engine.make_url(url)
-    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{target.database}"'))
-    admin.dispose()
 
 
 def drop_database(url: str) -> None:
