@@ -95,6 +95,16 @@ def _recurring_lines(plan: PlanTerms, addons: tuple[AddonTerms, ...]) -> tuple[L
     return tuple(lines)
 
 
+def for_deployment(lines: Iterable[Line], deployment_id: int | None) -> tuple[Line, ...]:
+    """The lines tagged with a deployment (built field by field: ``dataclasses.replace``
+    costs several times more, and a month-end tags a hundred thousand lines)."""
+    return tuple(
+        Line(line.kind, line.description, line.qty, line.unit, line.unit_price_cents,
+             line.amount_cents, line.resource_kind, deployment_id)
+        for line in lines
+    )
+
+
 def prorate(lines: Iterable[Line], fraction: Fraction, note: str) -> tuple[Line, ...]:
     """Each line's amount times ``fraction``, rounded half-up on its own."""
     if fraction == 1:
@@ -114,13 +124,19 @@ def allowance(item: PlanItemTerms, addons: Iterable[AddonTerms],
     """``included_qty`` plus the addons' ``qty`` of the item's kind, times the share of the
     month billed, exactly: a partial month gets the same share of its allowance as of its
     recurring lines, never rounded (the overage line rounds once, in cents)."""
-    whole = item.included_qty + sum(a.qty for a in addons if a.resource_kind == item.resource_kind)
-    return Fraction(whole) * fraction
+    return Fraction(_whole_allowance(item, tuple(addons))) * fraction
+
+
+def _whole_allowance(item: PlanItemTerms, addons: tuple[AddonTerms, ...]) -> int:
+    return item.included_qty + sum(a.qty for a in addons if a.resource_kind == item.resource_kind)
 
 
 @lru_cache(maxsize=1024)
-def _whole_allowance(item: PlanItemTerms, addons: tuple[AddonTerms, ...]) -> Fraction:
-    return allowance(item, addons)
+def _priced_items(plan: PlanTerms, addons: tuple[AddonTerms, ...]) -> tuple[tuple, ...]:
+    """Per plan item: (kind, whole-month allowance, cap, unit factor, item), once per plan
+    version and addons (terms are frozen)."""
+    return tuple((item.resource_kind, _whole_allowance(item, addons), item.hard_cap_qty,
+                  UNIT_FACTORS[item.overage_unit], item) for item in plan.items)
 
 
 def overage_lines(
@@ -130,47 +146,50 @@ def overage_lines(
     fraction: Fraction = Fraction(1),
 ) -> tuple[Line, ...]:
     """Per plan item: usage beyond the (addon-lifted, prorated) allowance, capped, priced
-    per unit. ``fraction`` is the share of the month billed (1 for a whole month)."""
-    addons = tuple(addons)
+    per unit. ``fraction`` is the share of the month billed (1 for a whole month).
+
+    Exact rational arithmetic on integer numerators and denominators (a month-end prices tens
+    of thousands of subscriptions; ``Fraction`` objects cost most of that): with usage
+    ``a/b``, the allowance ``W·p/q``, the overage is ``(a·q − W·p·b) / (b·q)``, and the
+    amount that times the price over the unit factor, rounded half-up once. The same
+    figures as the ``Fraction`` formulation, which a property test keeps beside it."""
+    p, q = fraction.numerator, fraction.denominator
     lines = []
-    for item in plan.items:
-        used = Fraction(usage.get(item.resource_kind, 0))
-        full = _whole_allowance(item, addons)
-        allowed = full if fraction == 1 else full * fraction
-        over = max(Fraction(0), used - allowed)
-        if item.hard_cap_qty is not None:
-            over = min(over, Fraction(item.hard_cap_qty))
-        if over == 0:
+    for kind, full, cap, factor, item in _priced_items(plan, tuple(addons)):
+        a, b = usage.get(kind, 0).as_integer_ratio()
+        den = b * q
+        num = a * q - full * p * b  # the overage, over ``den``
+        if num <= 0:
             continue
-        factor = UNIT_FACTORS[item.overage_unit]
-        qty = over / factor
+        if cap is not None and num > cap * den:
+            num, den = cap, 1
+            if num == 0:
+                continue
+        den *= factor  # now the overage in overage units
+        cents, rest = divmod(num * item.overage_price_cents, den)
         lines.append(
             Line(
                 kind=OVERAGE,
-                description=(
-                    f"{kind_label(item.resource_kind)} beyond the "
-                    f"{_allowance_text(full, fraction, BASE_UNITS[item.resource_kind])}"
-                ),
-                qty=_decimal(qty),
+                description=f"{kind_label(kind)} beyond the {_allowance_text(full, p, q, BASE_UNITS[kind])}",
+                qty=_decimal(Fraction(num, den)),
                 unit=item.overage_unit,
                 unit_price_cents=item.overage_price_cents,
-                amount_cents=round_half_up(qty * item.overage_price_cents),
-                resource_kind=item.resource_kind,
+                amount_cents=cents + (1 if 2 * rest >= den else 0),
+                resource_kind=kind,
             )
         )
     return tuple(lines)
 
 
 @lru_cache(maxsize=1024)
-def _allowance_text(full: Fraction, fraction: Fraction, unit: str) -> str:
+def _allowance_text(full: int, p: int, q: int, unit: str) -> str:
     """"1,488 hour allowance" for a whole month; "744 hour allowance (1,488 × 1/2)" or
     "32.26 GB allowance (100 × 10/31)" for part of one (shown to two places; exact inside)."""
     unit = unit_label(unit)
-    allowed = full * fraction
-    shown = f"{_decimal(allowed, places=2):,}"
-    if fraction == 1:
+    shown = f"{_decimal(Fraction(full * p, q), places=2):,}"
+    if p == q:
         return f"{shown} {unit} allowance"
-    return f"{shown} {unit} allowance ({int(full):,} × {fraction.numerator}/{fraction.denominator})"
+    return f"{shown} {unit} allowance ({full:,} × {p}/{q})"
 
 
 def price(

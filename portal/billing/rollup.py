@@ -2,7 +2,7 @@
 
 Pure: the service layer loads the terms and usage, this plans the invoice, the service writes it.
 """
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Mapping, Sequence
@@ -10,7 +10,8 @@ from typing import Mapping, Sequence
 from ..errors import DomainError
 from .money import round_half_up
 from .proration import active_fraction, bills_in_period
-from .quote import TAX, Line, overage_lines, prorate, recurring_lines, sum_lines
+from .quote import (TAX, Line, for_deployment, overage_lines, prorate, recurring_lines,
+                    sum_lines)
 from .terms import AddonTerms, PlanTerms
 
 
@@ -70,13 +71,15 @@ def subscription_lines(
     """The quote engine on metered usage: recurring lines and allowances prorated by the
     subscription's active days of the period, then overage on the usage of those days."""
     fraction = active_fraction(period_start, period_end, sub.starts_on, sub.last_day)
-    first, end = usage_window(period_start, period_end, sub.starts_on, sub.last_day)
-    days = (end - first).days
-    total = (period_end - period_start).days
-    note = f"{days}/{total} days, {first.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
-    lines = prorate(recurring_lines(sub.plan, sub.addons), fraction, note)
+    lines = recurring_lines(sub.plan, sub.addons)
+    if fraction != 1:
+        first, end = usage_window(period_start, period_end, sub.starts_on, sub.last_day)
+        days = (end - first).days
+        total = (period_end - period_start).days
+        note = f"{days}/{total} days, {first.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
+        lines = prorate(lines, fraction, note)
     lines += overage_lines(sub.plan, sub.addons, usage, fraction)
-    return tuple(replace(line, deployment_id=sub.deployment_id) for line in lines)
+    return for_deployment(lines, sub.deployment_id)
 
 
 def tax_line(subtotal_cents: int, rule: TaxRule) -> Line:

@@ -3,8 +3,10 @@
 Every invoice is planned in Python by the pure engine (``billing.rollup.plan_invoice``), then
 written a chunk of tenants at a time (``ROLLUP_CHUNK_TENANTS``) with set-based statements, one
 transaction per chunk: a crash midway leaves whole chunks committed and no half-built invoice,
-and a re-run finishes the rest. The inputs are read in a fixed number of queries, whatever the
-number of tenants. Two rollups of one period at once are safe: the partial unique index on
+and a re-run finishes the rest. The terms are read in a fixed number of queries, whatever the
+number of tenants, and the usage in one query a chunk. On PostgreSQL the three stages overlap
+(chunk k+1's usage is read and chunk k-1 written while chunk k is planned), each stage on a
+connection of its own. Two rollups of one period at once are safe: the partial unique index on
 (tenant, period) among live invoices lets one insert win (``ON CONFLICT DO NOTHING``), and the
 other counts that tenant as skipped. A forced run locks the period's live invoices of its chunk
 and rebuilds drafts only.
@@ -12,6 +14,7 @@ and rebuilds drafts only.
 import json
 import time as clock_time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -19,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from ..billing.proration import bills_in_period, month_start, next_month_start
@@ -79,9 +83,18 @@ class RollupResult:
 
 def billing_inputs(period_start: date, period_end: date, tenant_id: int | None = None):
     """Plain terms per tenant and usage per subscription, on the session's connection, in a
-    fixed number of queries whatever the number of tenants: the billed subscriptions with
-    their tenant (one), their addons as sold (one), the plan versions they use (three, a
-    handful of rows), the usage (one per distinct billing window: almost always one)."""
+    fixed number of queries whatever the number of tenants (see ``billing_terms``; the usage
+    is one more query per distinct billing window: almost always one)."""
+    terms = billing_terms(period_start, period_end, tenant_id)
+    subs = [sub for tenant_terms in terms.values() for sub in tenant_terms]
+    return terms, _usage_by_subscription(subs, period_start, period_end)
+
+
+def billing_terms(period_start: date, period_end: date, tenant_id: int | None = None
+                  ) -> dict[int, list[BilledSubscription]]:
+    """The subscriptions billing any day of the period, as plain terms, per tenant: the
+    subscriptions with their tenant (one query), their addons as sold (one), the plan versions
+    they use (three, a handful of rows)."""
     bills = (Subscription.starts_on < period_end) & (
         Subscription.ends_on.is_(None) | (Subscription.ends_on >= period_start))
     subs_query = (
@@ -112,7 +125,7 @@ def billing_inputs(period_start: date, period_end: date, tenant_id: int | None =
             subscription_id=sub.id, deployment_id=sub.deployment_id,
             plan=plans[sub.plan_version_id], addons=tuple(addons.get(sub.id, ())),
             starts_on=sub.starts_on, last_day=sub.ends_on))
-    return terms, _usage_by_subscription(subs, period_start, period_end)
+    return terms
 
 
 def _plan_terms(version_ids: set[int]) -> dict:
@@ -127,17 +140,18 @@ def _plan_terms(version_ids: set[int]) -> dict:
         return {version.id: version.terms() for version in versions}
 
 
-def _usage_by_subscription(subs: Sequence, period_start: date, period_end: date):
+def _usage_by_subscription(subs: Sequence[BilledSubscription], period_start: date,
+                           period_end: date) -> dict[int, dict]:
     """Each subscription's usage within its own billed days: one query per distinct window
     (almost always one: the whole month)."""
     windows = defaultdict(list)
     for sub in subs:
-        windows[usage_window(period_start, period_end, sub.starts_on, sub.ends_on)].append(sub)
+        windows[usage_window(period_start, period_end, sub.starts_on, sub.last_day)].append(sub)
     usage = {}
     for (start, end), group in windows.items():
         by_deployment = usage_by_deployment([s.deployment_id for s in group], start, end)
         for sub in group:
-            usage[sub.id] = by_deployment.get(sub.deployment_id, {})
+            usage[sub.subscription_id] = by_deployment.get(sub.deployment_id, {})
     return usage
 
 
@@ -180,7 +194,7 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     db.session.commit()
     run_id = run.id
 
-    terms, usage = billing_inputs(period_start, period_end)
+    terms = billing_terms(period_start, period_end)
     tenant_ids = sorted(terms)
     slugs = dict(db.session.execute(select(Tenant.id, Tenant.slug)).all())
     # Without force, a tenant already invoiced needs no writing at all (one query for all);
@@ -196,27 +210,62 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     chunk_size = max(1, int(current_app.config.get("ROLLUP_CHUNK_TENANTS") or CHUNK_TENANTS))
     delay = current_app.config.get("ROLLUP_TENANT_DELAY_SECONDS") or 0
     total = len(tenant_ids)
-    for first in range(0, total, chunk_size):
-        chunk = tenant_ids[first:first + chunk_size]
-        outcomes: dict[int, tuple[str, int | None, str | None]] = {}
-        plans: dict[int, InvoicePlan] = {}
-        for tenant_id in chunk:
-            if delay:  # a test hook: slow enough to kill its worker midway
-                clock_time.sleep(delay)
-            if tenant_id in invoiced:
-                outcomes[tenant_id] = ("skipped", None, None)
-                continue
-            try:
-                plans[tenant_id] = plan_invoice(period_start, period_end, terms[tenant_id], usage, rule)
-            except BillingError as exc:
-                outcomes[tenant_id] = ("skipped", None, f"{slugs[tenant_id]}: {exc.message}")
-        if plans:
-            outcomes.update(_write_chunk(period_start, period_end, plans, slugs, force, auto_issue))
+    chunks = [tenant_ids[first:first + chunk_size] for first in range(0, total, chunk_size)]
+    emitted = False  # whether a chunk's writer emitted webhook events (auto-issue)
+
+    def read(chunk: list[int]) -> dict:
+        """The chunk's usage (one query), in a transaction that ends before its chunk is written."""
+        try:
+            return _usage_by_subscription([s for t in chunk if t not in invoiced for s in terms[t]],
+                                          period_start, period_end)
+        finally:
+            db.session.rollback()
+
+    def write(plans: dict[int, InvoicePlan]) -> tuple[dict, bool]:
+        outcomes = _write_chunk(period_start, period_end, plans, slugs, force, auto_issue)
+        return outcomes, bool(db.session.info.pop(webhooks.EMITTED, False))
+
+    def finish(first: int, chunk: list[int], outcomes: dict, written: Future | None) -> None:
+        nonlocal emitted
+        if written is not None:
+            more, chunk_emitted = written.result()
+            outcomes.update(more)
+            emitted = emitted or chunk_emitted
         for tenant_id in chunk:
             result.add(*outcomes[tenant_id])
         if progress:  # once committed; the reporter itself keeps Redis writes to ~100 a run
             for done in range(first + 1, first + len(chunk) + 1):
                 progress(done, total)
+
+    # A pipeline: while chunk k is planned in Python, chunk k+1's usage is read and chunk k-1
+    # written, each on a connection of its own, so the engine and the database's work overlap
+    # on the machine's cores. Chunks still commit one at a time and in order (one writer, and
+    # each chunk's write waits for the one before it is finished and reported).
+    with _Stage(_overlapping()) as reader, _Stage(_overlapping()) as writer:
+        reads = reader.submit(read, chunks[0]) if chunks else None
+        pending = None
+        for index, chunk in enumerate(chunks):
+            usage = reads.result()
+            if index + 1 < len(chunks):
+                reads = reader.submit(read, chunks[index + 1])
+            outcomes: dict[int, tuple[str, int | None, str | None]] = {}
+            plans: dict[int, InvoicePlan] = {}
+            for tenant_id in chunk:
+                if delay:  # a test hook: slow enough to kill its worker midway
+                    clock_time.sleep(delay)
+                if tenant_id in invoiced:
+                    outcomes[tenant_id] = ("skipped", None, None)
+                    continue
+                try:
+                    plans[tenant_id] = plan_invoice(period_start, period_end, terms[tenant_id],
+                                                    usage, rule)
+                except BillingError as exc:
+                    outcomes[tenant_id] = ("skipped", None, f"{slugs[tenant_id]}: {exc.message}")
+            if pending:
+                finish(*pending)
+            pending = (index * chunk_size, chunk, outcomes, writer.submit(write, plans) if plans else None)
+        if pending:
+            finish(*pending)
 
     run = db.session.get(RollupRun, run_id)
     run.created, run.skipped, run.rebuilt = result.created, result.skipped, result.rebuilt
@@ -225,8 +274,48 @@ def roll_up_period(period_start: date, period_end: date, force: bool = False,
     audit.record(actor, "invoices.rollup", "period", None, **result.as_dict(), force=force)
     webhooks.emit("rollup.finished", {**result.as_dict(), "force": force})
     db.session.commit()
-    webhooks.dispatch()
+    webhooks.dispatch(force=emitted)
     return result
+
+
+def _overlapping() -> bool:
+    """Whether the rollup's stages may run on threads of their own, each with its own
+    session and connection: on PostgreSQL through an engine. A session bound to one given
+    connection (a caller's transaction) keeps every stage on it, one after another."""
+    return _postgresql() and not isinstance(db.session.get_bind(), Connection)
+
+
+class _Stage:
+    """Calls run on a thread of its own, in an app context (so a session and connection) of
+    its own, one at a time and in order; or, not ``threaded``, at once on the caller's."""
+
+    def __init__(self, threaded: bool):
+        self.pool = ThreadPoolExecutor(max_workers=1) if threaded else None
+        self.app = current_app._get_current_object()
+
+    def __enter__(self) -> "_Stage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool:
+            self.pool.shutdown(wait=True)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        if self.pool:
+            return self.pool.submit(self._in_context, fn, *args)
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever waits on it, as a thread would
+            done.set_exception(exc)
+        return done
+
+    def _in_context(self, fn: Callable, *args):
+        with self.app.app_context():
+            try:
+                return fn(*args)
+            finally:
+                db.session.remove()
 
 
 def _write_chunk(period_start: date, period_end: date, plans: dict[int, InvoicePlan],

@@ -155,18 +155,18 @@ def emit(event_type: str, data: dict) -> WebhookEvent | None:
     db.session.flush()
     db.session.add_all(WebhookDelivery(webhook_id=w.id, event_id=event.id, status=PENDING,
                                        next_attempt_at=event.created_at) for w in wanted)
-    db.session.info[_EMITTED] = True
+    db.session.info[EMITTED] = True
     return event
 
 
-_EMITTED = "webhooks.emitted"
+EMITTED = "webhooks.emitted"
 
 
 def dispatch(force: bool = False) -> None:
     """Deliver what is due, on the worker (inline without Redis), when this session emitted
     an event (or ``force``). Never raises: the change that emitted the event is committed,
     and the sweep retries anything left."""
-    if not (db.session.info.pop(_EMITTED, False) or force):
+    if not (db.session.info.pop(EMITTED, False) or force):
         return
     try:
         enqueue("portal.jobs.webhooks.deliver_due", queue_name=MESSAGES, timeout=600)

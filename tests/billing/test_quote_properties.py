@@ -2,7 +2,7 @@
 from datetime import date
 from decimal import Decimal
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from portal.billing.money import round_half_up
@@ -106,3 +106,53 @@ def test_addons_never_raise_overage(plan, addon_list, usage, start):
     without = price(plan, [], usage, start)
     with_addons = price(plan, addon_list, usage, start)
     assert with_addons.overage_cents <= without.overage_cents
+
+
+def _reference_overage(plan, addon_list, usage, fraction):
+    """The contract's overage rule written plainly in ``Fraction`` arithmetic (how the
+    engine computed it before its integer formulation): (kind, qty, amount) per line."""
+    from fractions import Fraction
+
+    out = []
+    for item in plan.items:
+        whole = item.included_qty + sum(a.qty for a in addon_list
+                                        if a.resource_kind == item.resource_kind)
+        over = max(Fraction(0), Fraction(usage.get(item.resource_kind, 0)) - whole * fraction)
+        if item.hard_cap_qty is not None:
+            over = min(over, Fraction(item.hard_cap_qty))
+        if over == 0:
+            continue
+        qty = over / UNIT_FACTORS[item.overage_unit]
+        out.append((item.resource_kind, qty, round_half_up(qty * item.overage_price_cents)))
+    return out
+
+
+fractions_of_a_month = st.integers(28, 31).flatmap(
+    lambda days: st.integers(1, days).map(lambda active: (active, days)))
+
+
+_TOKENS = PlanTerms("p", "P", 1, "AUD", 0, date(2024, 1, 1), (
+    PlanItemTerms("llm_tokens", 1000, 1, "1k_tokens"),
+    PlanItemTerms("spaces_gb", 3, 1, "gb", hard_cap_qty=7)))
+
+
+@example(_TOKENS, [], {"llm_tokens": Decimal(1500)}, (31, 31))  # 0.5 cents: half-up to 1
+@example(_TOKENS, [], {"llm_tokens": Decimal(1499)}, (31, 31))  # 0.499: down to 0
+@example(_TOKENS, [], {"spaces_gb": Decimal("3.5")}, (1, 2))  # 2 GB over 1.5: 2 cents
+@example(_TOKENS, [], {"spaces_gb": Decimal(10**6)}, (1, 30))  # capped at 7
+@example(_TOKENS, [], {"llm_tokens": Decimal(1000)}, (31, 31))  # exactly the allowance: no line
+@given(plans(), addons, usages, fractions_of_a_month)
+def test_the_integer_overage_is_the_exact_rational_one(plan, addon_list, usage, share):
+    """``overage_lines`` works on integer numerators and denominators for speed; every line
+    (which items bill, the quantity to the last digit, the cents) equals the plain
+    ``Fraction`` formulation, for whole and prorated months, fractional usage and caps."""
+    from fractions import Fraction
+
+    from portal.billing.quote import _decimal, overage_lines
+
+    fraction = Fraction(*share)
+    lines = overage_lines(plan, addon_list, usage, fraction)
+    expected = _reference_overage(plan, addon_list, usage, fraction)
+    assert [(line.resource_kind, line.qty, line.amount_cents) for line in lines] == [
+        (kind, _decimal(qty), cents) for kind, qty, cents in expected]
+    assert all(str(line.qty) == str(_decimal(qty)) for line, (_, qty, _) in zip(lines, expected))

@@ -199,8 +199,10 @@ def test_the_statements_a_rollup_runs_do_not_grow_with_its_tenants(app, database
     three = statements_for(3, "s", (date(2026, 3, 1), date(2026, 4, 1)))
     twelve = statements_for(9, "t", APRIL)  # 3 + 9 tenants billed in April, one chunk
     assert three == twelve and len(twelve) <= 16, twelve
-    # Chunks of 5: three chunks, each one INSERT of its invoices and one of their lines.
+    # Chunks of 5: three chunks, each one SELECT of its usage, one INSERT of its invoices and
+    # one of their lines.
     monkeypatch.setitem(app.config, "ROLLUP_CHUNK_TENANTS", 5)
     chunked = statements_for(1, "u", (date(2026, 5, 1), date(2026, 6, 1)))  # 13 tenants
     assert chunked.count("INSERT INTO invoices") == chunked.count("INSERT INTO invoice_lines") == 3
-    assert len(chunked) == len(twelve) + 4
+    assert sum(s.startswith("SELECT usage_daily.deployment_id") for s in chunked) == 3
+    assert len(chunked) == len(twelve) + 6
