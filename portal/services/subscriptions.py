@@ -42,15 +42,28 @@ class ChangeRequest:
 
 @dataclass(frozen=True)
 class Preview:
-    """The month a change or end falls in, billed as the rollup would bill this deployment."""
+    """The month a change or end falls in, billed as the rollup would bill it: the tenant's
+    whole invoice (GST is worked out on the invoice's subtotal, not per deployment), of which
+    ``sections`` are this deployment's subscriptions."""
 
     period_start: date
     period_end: date
     invoice: InvoicePlan
+    deployment_id: int
 
     @property
     def sections(self):
-        return self.invoice.sections
+        return tuple((sub, lines) for sub, lines in self.invoice.sections
+                     if sub.deployment_id == self.deployment_id)
+
+    @property
+    def deployment_subtotal_cents(self) -> int:
+        return sum(line.amount_cents for _, lines in self.sections for line in lines)
+
+    @property
+    def other_deployments(self) -> int:
+        """How many other deployments of the tenant the month's invoice bills."""
+        return len({sub.deployment_id for sub, _ in self.invoice.sections} - {self.deployment_id})
 
 
 def _day(value: Any) -> date:
@@ -222,10 +235,14 @@ def preview_end(user: User, deployment_id: int, data: Mapping[str, Any]) -> Prev
 
 def _preview(deployment: Deployment, day: date, last_days: dict[int, date],
              extra: list[BilledSubscription]) -> Preview:
-    """Bill ``day``'s month for this deployment: its subscriptions with ``last_days`` applied,
-    plus ``extra``; usage read within each one's days, as the rollup reads it."""
+    """Bill ``day``'s month for the deployment's tenant as the rollup would: this deployment's
+    subscriptions with ``last_days`` applied, plus ``extra``, beside the tenant's other
+    deployments as they stand; usage read within each one's days, as the rollup reads it."""
+    from .rollup import billing_inputs  # (the rollup imports the invoices this module uses)
+
     start, end = month_start(day), next_month_start(day)
-    subs = []
+    terms, usage = billing_inputs(start, end, tenant_id=deployment.tenant_id)
+    subs = [s for s in terms.get(deployment.tenant_id, []) if s.deployment_id != deployment.id]
     for sub in deployment.subscriptions:
         last_day = last_days.get(sub.id, sub.ends_on)
         if last_day is not None and last_day < sub.starts_on:
@@ -236,6 +253,8 @@ def _preview(deployment: Deployment, day: date, last_days: dict[int, date],
             last_day=last_day))
     subs += extra
     subs = [s for s in subs if bills_in_period(start, end, s.starts_on, s.last_day)]
-    usage = {s.subscription_id: usage_for_period(
-        deployment.id, *usage_window(start, end, s.starts_on, s.last_day)) for s in subs}
-    return Preview(start, end, plan_invoice(start, end, subs, usage, tax_rule()))
+    for s in subs:
+        if s.deployment_id == deployment.id:
+            usage[s.subscription_id] = usage_for_period(
+                deployment.id, *usage_window(start, end, s.starts_on, s.last_day))
+    return Preview(start, end, plan_invoice(start, end, subs, usage, tax_rule()), deployment.id)

@@ -102,6 +102,34 @@ def test_the_end_preview_prorates_the_allowance(browser, admin_user, dep):
     assert totals(html)["total"] == "$27.29"  # 2481 + 248
 
 
+def test_the_preview_works_out_gst_on_the_whole_invoice_as_the_rollup_does(browser, admin_user, dep, acme):
+    """GST is one line on the invoice's subtotal. With a second deployment billing 50.05, the
+    change's deployment (94.29) rounds its own 10 % up (9.43) and so does the other (5.01):
+    per deployment that is 14.44, on the invoice 14.43. The preview shows the invoice's."""
+    from portal.models import Invoice
+    from portal.services.rollup import roll_up_period
+    from portal.services.subscriptions import change_subscription
+
+    web = make_deployment(acme, name="web", plan_code="studio", starts_on=date(2026, 3, 1))
+    usage_svc.ingest({"events": [{"event_id": "web-tokens", "deployment_id": web.id,
+                                  "resource_kind": "llm_tokens", "quantity": 1_005_000,
+                                  "occurred_at": "2026-04-03T00:00:00Z"}]})
+    browser.login(ADMIN)
+    html = browser.get(preview_url(dep, "change", plan_code="scale", effective_on="2026-04-16"),
+                       htmx=True).get_data(as_text=True)
+    assert "The month's invoice, with 1 other deployment" in html
+    assert totals(html) == {"deployment": "$94.29", "others": "$50.05", "subtotal": "$144.34",
+                            "tax": "$14.43", "total": "$158.77"}
+    # This deployment's own lines are as before; the other's are not listed.
+    assert amounts(html)[:7] == ["$25.00", "$3.75", "$2.56", "$0.10", "$60.00", "$2.68", "$0.20"]
+
+    change_subscription(admin_user, dep.id, {"plan_code": "scale", "addons": [],
+                                             "effective_on": "2026-04-16"})
+    roll_up_period(date(2026, 4, 1), date(2026, 5, 1))
+    invoice = db.session.scalar(select(Invoice).where(Invoice.tenant_id == acme.id))
+    assert (invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents) == (14434, 1443, 15877)
+
+
 def test_preview_errors_are_shown_not_raised(browser, admin_user, dep):
     browser.login(ADMIN)
     for args, text in [
