@@ -37,6 +37,8 @@ SUBSCRIBE_FIELDS = {"plan_code", "addons", "starts_on"}
 DEPLOYMENT_SORTS = Sorts({"name": (Deployment.name, str), "created": (Deployment.id, int),
                           "status": (Deployment.status, str)}, "-created", Deployment.id)
 DEPLOYMENT_ORDER = DEPLOYMENT_SORTS.keyset(DEPLOYMENT_SORTS.default)
+# The API's list keeps the order it always had (by name, then id) unless ``sort`` says otherwise.
+API_DEPLOYMENT_SORTS = Sorts(DEPLOYMENT_SORTS.fields, "name", Deployment.id)
 MAX_NAME_SEARCH = 100
 
 

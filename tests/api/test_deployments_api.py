@@ -269,10 +269,56 @@ def test_the_deployment_list_is_paged(admin, acme):
     for i in range(7):
         make_deployment(acme, name=f"d{i}")
     first = admin.get("/api/v1/deployments?per_page=5").get_json()
-    second = admin.get("/api/v1/deployments?per_page=5&page=2").get_json()
     assert [d["name"] for d in first["deployments"]] == ["d0", "d1", "d2", "d3", "d4"]
-    assert first["next"] == "/api/v1/deployments?per_page=5&page=2"
-    assert admin.get(first["next"]).get_json() == second
+    # next is a cursor after the last row (by name, then id): a row added meanwhile on an
+    # earlier page shifts nothing.
+    assert first["next"].startswith("/api/v1/deployments?per_page=5&cursor=o.")
+    make_deployment(acme, name="a-late")
+    second = admin.get(first["next"]).get_json()
     assert ([d["name"] for d in second["deployments"]], second["next"]) == (["d5", "d6"], None)
+    # A page number still works for the first pages a script asks for.
+    assert [d["name"] for d in admin.get("/api/v1/deployments?per_page=5&page=2").get_json()[
+        "deployments"]] == ["d4", "d5", "d6"]
     r = admin.get("/api/v1/deployments?page=x")
     assert r.status_code == 422 and r.get_json()["error"]["fields"] == {"page": "must be a positive integer up to 1000000"}
+
+
+def test_the_deployment_list_filters_and_sorts_as_the_page_does(admin, acme):
+    globex = make_tenant("globex")
+    a = make_deployment(acme, name="Inference-A", region="syd1", status="requested")
+    b = make_deployment(acme, name="web", region="sfo3", status="active")
+    c = make_deployment(globex, name="inference-b", region="syd1", status="provisioning")
+
+    def names(query):
+        r = admin.get(f"/api/v1/deployments?{query}")
+        assert r.status_code == 200, r.get_json()
+        return [d["name"] for d in r.get_json()["deployments"]]
+
+    assert names("") == ["Inference-A", "inference-b", "web"]
+    assert names("name=INFERENCE") == ["Inference-A", "inference-b"]
+    assert names("region=syd1&tenant=acme") == ["Inference-A"]
+    assert names("status=active") == ["web"]
+    assert names("sort=-created") == ["inference-b", "web", "Inference-A"]
+    assert [d["id"] for d in admin.get("/api/v1/deployments?sort=created").get_json()[
+        "deployments"]] == [a.id, b.id, c.id]
+    for query, field in (("status=sideways", "status"), ("sort=region", "sort"),
+                         ("cursor=o.zz", "cursor"), ("name=" + "x" * 101, "name")):
+        r = admin.get(f"/api/v1/deployments?{query}")
+        assert r.status_code == 422 and field in r.get_json()["error"]["fields"], (query, r.get_json())
+
+
+def test_a_tenant_filters_only_its_own_deployments(api_as, acme):
+    globex = make_tenant("globex")
+    make_deployment(acme, name="mine", region="syd1")
+    make_deployment(globex, name="theirs", region="syd1")
+    mine = api_as(make_user("tenant_viewer", tenant=acme))
+    assert [d["name"] for d in mine.get("/api/v1/deployments?region=syd1").get_json()["deployments"]] == ["mine"]
+    assert mine.get("/api/v1/deployments?tenant=globex").get_json() == {"deployments": [], "next": None}
+
+
+def test_regions_list_the_providers_with_which_may_host_a_new_deployment(admin):
+    body = admin.get("/api/v1/regions").get_json()
+    assert body["synced"] is False  # before the first sync: DigitalOcean's published list
+    syd1 = next(r for r in body["regions"] if r["slug"] == "syd1")
+    assert syd1 == {"slug": "syd1", "name": "Sydney 1", "available": True}
+    assert [r["slug"] for r in body["regions"]] == sorted(r["slug"] for r in body["regions"])

@@ -116,7 +116,10 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
         "projected_usage": {"droplet_hours": 1488, "llm_tokens": 1500000, "spaces_gb": 200}})
 
     listed = call(tenant, "GET", f"{V1}/deployments", f"{V1}/deployments?per_page=1", 200).json()
-    assert listed["next"] == f"{V1}/deployments?per_page=1&page=2"
+    assert listed["next"].startswith(f"{V1}/deployments?per_page=1&cursor=o.")
+    call(tenant, "GET", f"{V1}/deployments", listed["next"], 200)
+    regions = call(admin, "GET", f"{V1}/regions", f"{V1}/regions", 200).json()
+    assert {"slug": "syd1", "name": "Sydney 1", "available": True} in regions["regions"]
     created = call(admin, "POST", f"{V1}/deployments", f"{V1}/deployments", 201, json={
         "tenant": "acme", "name": "contract", "region": "syd1"}).json()
     dep = f"{V1}/deployments/{created['id']}"

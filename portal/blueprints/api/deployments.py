@@ -1,17 +1,34 @@
 from flask import request
 
 from ...auth import current_actor, requires
-from ...services import deployments, invoices, rollup, subscriptions, usage
-from ...services.paging import next_page_path, page_of, parse_page
+from ...services import deployments, invoices, regions, rollup, subscriptions, usage
+from ...services.paging import keyset_page, next_path, parse_list_args
 from . import api_bp, json_body, serializers
 
 
 @api_bp.get("/deployments")
 @requires("deployments.read")
 def list_deployments():
-    query = deployments.deployments_query(current_actor(), tenant_slug=request.args.get("tenant"))
-    rows, next_page = page_of(query, *parse_page(request.args))
-    return {"deployments": [serializers.deployment(d) for d in rows], "next": next_page_path(".list_deployments", next_page)}
+    """Filtered as the page is (``tenant`` an exact slug, ``status``, ``region``, ``name`` any
+    part of it) and paged by cursor, in ``sort``'s order (default by name)."""
+    args = parse_list_args(request.args, deployments.API_DEPLOYMENT_SORTS)
+    query = deployments.deployments_query(
+        current_actor(), tenant_slug=request.args.get("tenant") or None,
+        status=request.args.get("status") or None, region=request.args.get("region") or None,
+        name_search=request.args.get("name") or None)
+    found = keyset_page(query, args.keyset, args.cursor, args.page, args.per_page)
+    return {"deployments": [serializers.deployment(d) for d in found.rows],
+            "next": next_path(".list_deployments", cursor=found.older, page=None) if found.older else None}
+
+
+@api_bp.get("/regions")
+@requires("deployments.read")
+def list_regions():
+    """The provider's regions as last synced (DigitalOcean's published list before the first
+    sync); ``available`` ones are what a new deployment may choose."""
+    return {"regions": [{"slug": r.slug, "name": r.name, "available": r.available}
+                        for r in regions.list_regions()],
+            "synced": regions.synced()}
 
 
 @api_bp.post("/deployments")

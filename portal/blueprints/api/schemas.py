@@ -136,6 +136,8 @@ COMPONENTS: dict[str, dict] = {
                             "decommissioned"]},
         "subscription": nullable(ref("Subscription")),
     }, required=["id", "tenant_id", "name", "region", "status", "subscription"]),
+    "Region": obj({"slug": STR, "name": STR, "available": BOOL},
+                  required=["slug", "name", "available"]),
     "Invoice": obj({
         "id": INT, "number": nullable(STR), "tenant_id": INT, "period_start": DATE,
         "period_end": DATE, "currency": STR, "subtotal_cents": INT, "tax_cents": INT,
@@ -358,7 +360,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", f"{V1}/deployments"): op(
         "Deployments the caller may see", "deployments",
         {200: listing("deployments", ref("Deployment"))},
-        query=(Param("tenant", STR, "admins: a tenant's slug"), *PAGING)),
+        query=(Param("tenant", STR, "admins: a tenant's slug"),
+               Param("status", {"enum": ["requested", "provisioning", "active", "suspended",
+                                         "failed", "decommissioned"]}),
+               Param("region", STR, "a region's slug, as `GET /api/v1/regions` lists them"),
+               Param("name", STR, "any part of the name, in any case"),
+               Param("sort", {"enum": ["name", "-name", "created", "-created", "status",
+                                       "-status"]},
+                     "the order: by name (default), creation or status, then id; "
+                     "a leading - is descending"),
+               Param("cursor", STR, "where the page starts: from a previous answer's next"),
+               *PAGING)),
+    ("GET", f"{V1}/regions"): op(
+        "The provider's regions (available ones may host a new deployment)", "deployments",
+        {200: obj({"regions": array(ref("Region")), "synced": BOOL})}),
     ("POST", f"{V1}/deployments"): op(
         "Request a deployment", "deployments", {201: ref("Deployment")},
         request=body({"name": STR, "region": STR, "tenant_id": nullable(INT),
