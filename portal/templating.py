@@ -38,6 +38,7 @@ def period(start, end_exclusive) -> str:
 
 def register(app) -> None:
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["cents"] = format_cents
     app.jinja_env.filters["qty"] = quantity
     app.jinja_env.filters["utc"] = utc
     app.jinja_env.globals["period"] = period

@@ -183,8 +183,8 @@ def issue_credit_note(user: User, invoice_id: int, data: Mapping[str, Any]) -> C
     webhooks.emit("credit_note.issued", serialize(note))
     mail.queue_credit_note_issued(note)
     audit.record(user, "credit_note.issue", "credit_note", note.id, number=note.number,
-                 invoice=invoice.number, total_cents=note.total_cents, refund_cents=refund_cents,
-                 to_balance_cents=note.to_balance_cents)
+                 invoice=invoice.number, currency=note.currency, total_cents=note.total_cents,
+                 refund_cents=refund_cents, to_balance_cents=note.to_balance_cents)
     db.session.commit()
     credit_note_issued(note, sorted(touched))
     return note
@@ -221,7 +221,8 @@ def mark_refunded(user: User, credit_note_id: int, data: Mapping[str, Any]) -> C
             f"was already refunded on {locked.refunded_on.isoformat()}"))
     locked.refunded_on = refunded_on
     audit.record(user, "credit_note.refunded", "credit_note", locked.id, number=locked.number,
-                 refund_cents=locked.refund_cents, refunded_on=refunded_on.isoformat())
+                 refund_cents=locked.refund_cents, currency=locked.currency,
+                 refunded_on=refunded_on.isoformat())
     db.session.commit()
     return locked
 

@@ -190,8 +190,8 @@ def add_payment(invoice: Invoice, amount: int, paid_on: date, method: str,
     settle_if_owed_nothing(invoice, paid_on)
     db.session.flush()
     audit.record(actor, "payment.record", "invoice", invoice.id, payment_id=payment.id,
-                 amount_cents=amount, paid_on=paid_on.isoformat(), method=method,
-                 number=invoice.number)
+                 amount_cents=amount, currency=invoice.currency, paid_on=paid_on.isoformat(),
+                 method=method, number=invoice.number)
     return payment
 
 

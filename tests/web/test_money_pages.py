@@ -58,6 +58,11 @@ def test_admin_records_a_part_payment_then_the_rest(browser, world):
     html = browser.get(url).get_data(as_text=True)
     assert 'badge badge-paid' in html and "settled 2026-04-12" in html and money(html)["due"] == "$0.00 AUD"
     assert "Record payment" not in html  # nothing more to pay
+    # The audit log reads the payment as money, not as a count of cents.
+    audit = browser.get(f"/audit/?object_type=invoice&object_id={world['ids']['acme']}").get_data(as_text=True)
+    assert re.search(r'<dt>amount</dt><dd class="num">\$20\.00 AUD</dd>', audit)
+    assert re.search(r'<dt>amount</dt><dd class="num">\$43\.25 AUD</dd>', audit)
+    assert "amount cents" not in audit and ">2000<" not in audit
 
 
 @freeze_time("2026-04-20 10:00:00")
