@@ -4,23 +4,49 @@ One group per label, one bar per series (revenue vs cost), integer cents in one 
 Colours are the Okabe–Ito blue and orange, which stay apart for colour-blind readers; every
 bar also carries its value as text, so nothing depends on colour alone.
 """
+from dataclasses import dataclass
 from html import escape
 
 from .money import CURRENCY_SYMBOLS, format_cents
 
 COLOURS = ("#0072B2", "#E69F00")  # blue, orange
 
-WIDTH = 760
-LABEL_WIDTH = 200  # left column for group labels
-VALUE_SPACE = 96  # right of the longest bar, for its value label
-PLOT_X = LABEL_WIDTH + 10
-PLOT_WIDTH = WIDTH - PLOT_X - VALUE_SPACE
 BAR_HEIGHT = 16
 BAR_GAP = 2
 GROUP_GAP = 16
-GROUP_HEIGHT = 2 * BAR_HEIGHT + BAR_GAP + GROUP_GAP
 PLOT_TOP = 62
-MAX_LABEL_CHARS = 28
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things go. Wide: group labels in a left column beside their bars. Narrow (a
+    phone): each label on a line of its own above its bars, which take the whole width, so
+    the text keeps its size when the page scales the chart down to 360 px."""
+    width: int
+    label_width: int  # 0: labels above the bars
+    value_space: int  # right of the longest bar, for its value label
+    max_label_chars: int
+
+    @property
+    def plot_x(self) -> int:
+        return self.label_width + 10 if self.label_width else 0
+
+    @property
+    def plot_width(self) -> int:
+        return self.width - self.plot_x - self.value_space
+
+    @property
+    def label_line(self) -> int:
+        return 0 if self.label_width else 18
+
+    @property
+    def group_height(self) -> int:
+        return self.label_line + 2 * BAR_HEIGHT + BAR_GAP + GROUP_GAP
+
+
+WIDE = Layout(width=760, label_width=200, value_space=96, max_label_chars=28)
+NARROW = Layout(width=360, label_width=0, value_space=84, max_label_chars=44)
+PLOT_WIDTH = WIDE.plot_width
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
 
@@ -49,27 +75,29 @@ def value_label(cents: int, currency: str) -> str:
     return format_cents(cents, CURRENCY_SYMBOLS.get(currency, ""))
 
 
-def bar_length(cents: int, scale_max: int) -> float:
+def bar_length(cents: int, scale_max: int, layout: Layout = WIDE) -> float:
     """Pixels for ``cents`` on an axis that ends at ``scale_max``; negative clips to 0."""
-    return round(max(cents, 0) * PLOT_WIDTH / scale_max, 2)
+    return round(max(cents, 0) * layout.plot_width / scale_max, 2)
 
 
-def _short(label: str) -> str:
-    return label if len(label) <= MAX_LABEL_CHARS else label[:MAX_LABEL_CHARS - 1] + "…"
+def _short(label: str, layout: Layout = WIDE) -> str:
+    limit = layout.max_label_chars
+    return label if len(label) <= limit else label[:limit - 1] + "…"
 
 
-def _svg_open(height: int, title: str, desc: str) -> list[str]:
+def _svg_open(height: int, title: str, desc: str, layout: Layout = WIDE) -> list[str]:
     t = escape(title)
+    name = "bar-chart" if layout is WIDE else "bar-chart bar-chart-narrow"
     return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="bar-chart" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label="{t}" {FONT} font-size="12">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="{name}" viewBox="0 0 {layout.width} {height}" '
+        f'width="{layout.width}" height="{height}" role="img" aria-label="{t}" {FONT} font-size="12">',
         f"<title>{t}</title>",
         f"<desc>{escape(desc)}</desc>",
     ]
 
 
-def no_data(title: str) -> str:
-    parts = _svg_open(90, title, "No data for this period.")
+def no_data(title: str, layout: Layout = WIDE) -> str:
+    parts = _svg_open(90, title, "No data for this period.", layout)
     parts += [
         f'<text x="12" y="24" font-size="15" font-weight="600" fill="#1d2430">{escape(title)}</text>',
         '<text x="12" y="60" fill="#5b6474">No data for this period</text>',
@@ -79,22 +107,23 @@ def no_data(title: str) -> str:
 
 
 def bar_chart(groups: list[tuple[str, int, int]], *, title: str, currency: str,
-              series: tuple[str, str] = ("Revenue", "Cost")) -> str:
+              series: tuple[str, str] = ("Revenue", "Cost"), layout: Layout = WIDE) -> str:
     """``groups``: (label, first series cents, second series cents), drawn top to bottom."""
     if not groups:
-        return no_data(title)
+        return no_data(title, layout)
     for _label, *values in groups:
         if any(not isinstance(v, int) for v in values):
             raise TypeError("bar values are integer cents")
     scale = axis_max(max(max(a, b, 0) for _l, a, b in groups))
     step = nice_step(max(max(a, b, 0) for _l, a, b in groups))
-    plot_height = len(groups) * GROUP_HEIGHT
+    plot_x, plot_width = layout.plot_x, layout.plot_width
+    plot_height = len(groups) * layout.group_height
     axis_y = PLOT_TOP + plot_height
     height = axis_y + 34
 
     desc = "; ".join(f"{label}: {series[0]} {value_label(a, currency)}, "
                      f"{series[1]} {value_label(b, currency)}" for label, a, b in groups)
-    parts = _svg_open(height, title, desc)
+    parts = _svg_open(height, title, desc, layout)
     parts.append(f'<text x="0" y="20" font-size="15" font-weight="600" fill="#1d2430">'
                  f"{escape(title)}</text>")
 
@@ -108,29 +137,34 @@ def bar_chart(groups: list[tuple[str, int, int]], *, title: str, currency: str,
 
     # Grid and axis.
     for tick in range(0, scale + 1, step):
-        tx = round(PLOT_X + tick * PLOT_WIDTH / scale, 2)
+        tx = round(plot_x + tick * plot_width / scale, 2)
+        anchor = "start" if layout.label_width == 0 and tick == 0 else "middle"
         parts.append(f'<line x1="{tx}" y1="{PLOT_TOP - 6}" x2="{tx}" y2="{axis_y}" '
                      f'stroke="{"#5b6474" if tick == 0 else "#d9dde4"}" stroke-width="1"/>')
-        parts.append(f'<text x="{tx}" y="{axis_y + 18}" text-anchor="middle" fill="#5b6474">'
+        parts.append(f'<text x="{tx}" y="{axis_y + 18}" text-anchor="{anchor}" fill="#5b6474">'
                      f"{escape(tick_label(tick, currency))}</text>")
-    parts.append(f'<line x1="{PLOT_X}" y1="{axis_y}" x2="{PLOT_X + PLOT_WIDTH}" y2="{axis_y}" '
+    parts.append(f'<line x1="{plot_x}" y1="{axis_y}" x2="{plot_x + plot_width}" y2="{axis_y}" '
                  'stroke="#5b6474" stroke-width="1"/>')
 
     for index, (label, *values) in enumerate(groups):
-        top = PLOT_TOP + index * GROUP_HEIGHT
-        middle = top + BAR_HEIGHT + BAR_GAP / 2
-        parts.append(f'<g class="group"><text x="{LABEL_WIDTH}" y="{middle}" text-anchor="end" '
-                     f'dominant-baseline="middle" fill="#1d2430"><title>{escape(label)}</title>'
-                     f"{escape(_short(label))}</text>")
+        top = PLOT_TOP + index * layout.group_height
+        if layout.label_width:  # beside the bars, right-aligned in the label column
+            where = (f'x="{layout.label_width}" y="{top + BAR_HEIGHT + BAR_GAP / 2}" '
+                     'text-anchor="end" dominant-baseline="middle"')
+        else:  # on a line of its own above them
+            where = f'x="0" y="{top + 12}"'
+        parts.append(f'<g class="group"><text {where} fill="#1d2430"><title>{escape(label)}</title>'
+                     f"{escape(_short(label, layout))}</text>")
+        top += layout.label_line
         for n, (name, colour, cents) in enumerate(zip(series, COLOURS, values)):
             y = top + n * (BAR_HEIGHT + BAR_GAP)
-            length = bar_length(cents, scale)
+            length = bar_length(cents, scale, layout)
             text = value_label(cents, currency)
             parts.append(
-                f'<rect x="{PLOT_X}" y="{y}" width="{length}" height="{BAR_HEIGHT}" fill="{colour}" '
+                f'<rect x="{plot_x}" y="{y}" width="{length}" height="{BAR_HEIGHT}" fill="{colour}" '
                 f'data-series="{escape(name)}" data-value="{cents}">'
                 f"<title>{escape(label)}, {escape(name)}: {escape(text)}</title></rect>")
-            parts.append(f'<text x="{round(PLOT_X + length + 5, 2)}" y="{y + BAR_HEIGHT / 2}" '
+            parts.append(f'<text x="{round(plot_x + length + 5, 2)}" y="{y + BAR_HEIGHT / 2}" '
                          f'dominant-baseline="middle" font-size="11" fill="#1d2430">'
                          f"{escape(text)}</text>")
         parts.append("</g>")

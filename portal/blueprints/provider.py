@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from ..auth import current_actor, requires
 from ..billing.proration import month_start
-from ..billing.svg_chart import bar_chart
+from ..billing.svg_chart import NARROW, WIDE, bar_chart
 from ..clock import last_month, today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
@@ -251,9 +251,13 @@ def dashboard():
     if start is not None:
         board = cost_vs_revenue(start)
         labels = {row.key: _deployment_label(row.key, board.names) for row in board.report.by_deployment}
-        chart = bar_chart(
-            [(labels[row.key], row.revenue_cents, row.cost_cents) for row in board.report.by_deployment],
-            title=f"Revenue and cost by deployment, {start:%B %Y}", currency=board.currency)
+        groups = [(labels[row.key], row.revenue_cents, row.cost_cents)
+                  for row in board.report.by_deployment]
+        title = f"Revenue and cost by deployment, {start:%B %Y}"
+        # Both layouts; the stylesheet shows the narrow one on phones, where the wide one's
+        # text would shrink to half its size.
+        chart = "\n".join(bar_chart(groups, title=title, currency=board.currency, layout=layout)
+                          for layout in (WIDE, NARROW))
         context.update(board=board, labels=labels, chart=Markup(chart),
                        in_progress=start >= month_start(today()))  # noqa: S704 (escaped inside)
     if not is_htmx():

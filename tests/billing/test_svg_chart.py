@@ -74,3 +74,25 @@ def test_no_groups_is_a_small_no_data_chart():
     assert "<rect" not in svg and "No data for this period" in svg
     assert 'aria-label="Revenue and cost, May 2026"' in svg
     ET.fromstring(svg)
+
+
+def test_the_narrow_layout_puts_labels_above_full_width_bars():
+    """On a phone the chart is drawn 360 wide: each label on its own line above its two bars,
+    which start at the left edge, so the page shows its text near full size."""
+    from portal.billing.svg_chart import NARROW
+
+    groups = [("acme / a deployment with a long name", 5000, 3720), ("globex / rag", 1200, 0)]
+    svg = bar_chart(groups, title="t", currency="AUD", layout=NARROW)
+    root = ET.fromstring(svg)
+    assert root.get("viewBox").startswith("0 0 360 ") and "bar-chart-narrow" in root.get("class")
+    found = bars(svg)
+    assert [b["x"] for b in found] == ["0"] * 4
+    scale = axis_max(5000)
+    assert float(found[0]["width"]) == round(5000 * NARROW.plot_width / scale, 2)
+    assert max(float(b["width"]) for b in found) <= 360 - NARROW.value_space
+    labels = [g.find(f"{SVG}text") for g in root.iter(f"{SVG}g")]
+    assert [t.get("x") for t in labels] == ["0", "0"]
+    # Each label sits above its own first bar, and the long one is kept whole.
+    for label, bar in zip(labels, found[::2]):
+        assert float(label.get("y")) < float(bar["y"])
+    assert "acme / a deployment with a long name</text>" in svg

@@ -259,6 +259,10 @@ def test_dashboard_shows_exact_cost_against_revenue(browser, catalog, admin):
     assert svg.count("<rect") == 2 and 'role="img"' in svg
     assert 'aria-label="Revenue and cost by deployment, April 2026"' in svg
     assert "acme / llm" in svg and "$50.00" in svg and "$37.20" in svg
+    # …and the same chart laid out for phones, which the stylesheet shows below 600 px.
+    narrow = html[html.index('class="bar-chart bar-chart-narrow"'):]
+    narrow = narrow[:narrow.index("</svg>")]
+    assert narrow.count("<rect") == 2 and 'viewBox="0 0 360 ' in narrow and "acme / llm" in narrow
     assert "<script" not in html.split("<main", 1)[1]
     assert 'hx-get="/provider/dashboard"' in html and 'hx-target="#dashboard-body"' in html
     assert 'hx-push-url="true"' in html
