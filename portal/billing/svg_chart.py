@@ -26,6 +26,7 @@ class Layout:
     label_width: int  # 0: labels above the bars
     value_space: int  # right of the longest bar, for its value label
     max_label_chars: int
+    title_size: int = 15  # "Revenue and cost by deployment, September 2026" fits at 13 in 360
 
     @property
     def plot_x(self) -> int:
@@ -45,7 +46,7 @@ class Layout:
 
 
 WIDE = Layout(width=760, label_width=200, value_space=96, max_label_chars=28)
-NARROW = Layout(width=360, label_width=0, value_space=84, max_label_chars=44)
+NARROW = Layout(width=360, label_width=0, value_space=84, max_label_chars=44, title_size=13)
 PLOT_WIDTH = WIDE.plot_width
 FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
 
@@ -99,7 +100,8 @@ def _svg_open(height: int, title: str, desc: str, layout: Layout = WIDE) -> list
 def no_data(title: str, layout: Layout = WIDE) -> str:
     parts = _svg_open(90, title, "No data for this period.", layout)
     parts += [
-        f'<text x="12" y="24" font-size="15" font-weight="600" fill="#1d2430">{escape(title)}</text>',
+        f'<text x="12" y="24" font-size="{layout.title_size}" font-weight="600" fill="#1d2430">'
+        f'{escape(title)}</text>',
         '<text x="12" y="60" fill="#5b6474">No data for this period</text>',
         "</svg>",
     ]
@@ -124,7 +126,7 @@ def bar_chart(groups: list[tuple[str, int, int]], *, title: str, currency: str,
     desc = "; ".join(f"{label}: {series[0]} {value_label(a, currency)}, "
                      f"{series[1]} {value_label(b, currency)}" for label, a, b in groups)
     parts = _svg_open(height, title, desc, layout)
-    parts.append(f'<text x="0" y="20" font-size="15" font-weight="600" fill="#1d2430">'
+    parts.append(f'<text x="0" y="20" font-size="{layout.title_size}" font-weight="600" fill="#1d2430">'
                  f"{escape(title)}</text>")
 
     # Legend: swatches are paths, so every <rect> in the chart is a bar.
