@@ -1,10 +1,12 @@
 """Deployments: creation, the state machine, subscriptions."""
+from datetime import date
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..billing.proration import month_start
 from ..clock import today
 from ..errors import Conflict, ValidationError
 from ..extensions import db
@@ -261,6 +263,7 @@ def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscr
     from .subscriptions import refuse_invoiced
 
     refuse_invoiced(deployment.tenant_id, starts_on, "starts_on", lock=True)
+    _refuse_second_currency(deployment, version, starts_on)
     sub = Subscription(deployment=deployment, plan_version=version, starts_on=starts_on)
     db.session.add(sub)
     for addon in addons:
@@ -277,6 +280,29 @@ def subscribe(user: User, deployment_id: int, data: Mapping[str, Any]) -> Subscr
                  addons=[a.code for a in addons], starts_on=starts_on.isoformat())
     db.session.commit()
     return sub
+
+
+def _refuse_second_currency(deployment: Deployment, version, starts_on: date) -> None:
+    """422 on ``plan_code`` when another of the tenant's subscriptions bills a month this one
+    would, in another currency: a tenant's month is one invoice, in one currency, and the
+    rollup could bill neither. The tenant row is locked first, so two subscriptions made at
+    once are checked one after the other."""
+    db.session.execute(select(Tenant.id).where(Tenant.id == deployment.tenant_id)
+                       .with_for_update(key_share=True))
+    other = db.session.execute(
+        select(PlanVersion.currency, Deployment.name)
+        .join(Subscription, Subscription.plan_version_id == PlanVersion.id)
+        .join(Deployment, Subscription.deployment_id == Deployment.id)
+        .where(Deployment.tenant_id == deployment.tenant_id, Deployment.id != deployment.id,
+               PlanVersion.currency != version.currency,
+               or_(Subscription.ends_on.is_(None),
+                   Subscription.ends_on >= month_start(starts_on)))
+        .order_by(Subscription.id).limit(1)).first()
+    if other is not None:
+        db.session.rollback()
+        raise ValidationError({"plan_code": (
+            f"must be priced in {other.currency}, as deployment {other.name} of this tenant is "
+            "billed in the same months (a month's invoice has one currency)")})
 
 
 def transitions_for(user: User, deployment: Deployment) -> tuple[str, ...]:

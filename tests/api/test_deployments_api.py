@@ -5,7 +5,7 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from portal.models import AuditEntry, Deployment, DeploymentTransition, ProviderRegion
-from tests.factories import make_deployment, make_tenant, make_user
+from tests.factories import make_deployment, make_plan, make_tenant, make_user
 
 
 @pytest.fixture
@@ -322,3 +322,29 @@ def test_regions_list_the_providers_with_which_may_host_a_new_deployment(admin):
     syd1 = next(r for r in body["regions"] if r["slug"] == "syd1")
     assert syd1 == {"slug": "syd1", "name": "Sydney 1", "available": True}
     assert [r["slug"] for r in body["regions"]] == sorted(r["slug"] for r in body["regions"])
+
+
+def test_a_tenant_bills_in_one_currency_a_month(admin, acme):
+    """A month's invoice has one currency, so the rollup cannot bill a tenant whose deployments
+    bill the same month in two: the second currency is refused when subscribing (422 naming
+    plan_code), and allowed once the other subscription's last month is behind."""
+    make_plan("usd-plan", base_price_cents=4000, currency="USD")
+    aud = make_deployment(acme, name="aud-one", plan_code="studio", starts_on=date(2026, 3, 1))
+    usd = make_deployment(acme, name="usd-one")
+    r = admin.post(f"/api/v1/deployments/{usd.id}/subscribe",
+                   json={"plan_code": "usd-plan", "starts_on": "2026-04-10"})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"plan_code": (
+        "must be priced in AUD, as deployment aud-one of this tenant is billed in the same "
+        "months (a month's invoice has one currency)")}
+    # Another tenant's currency is its own business.
+    other = make_deployment(make_tenant("globex"), name="usd-two")
+    assert admin.post(f"/api/v1/deployments/{other.id}/subscribe", json={
+        "plan_code": "usd-plan", "starts_on": "2026-04-10"}).status_code == 201
+    # Once acme's AUD subscription ends in March, a USD one may start in April (not in March).
+    assert admin.post(f"/api/v1/deployments/{aud.id}/subscription/end",
+                      json={"ends_on": "2026-03-31"}).status_code == 200
+    assert admin.post(f"/api/v1/deployments/{usd.id}/subscribe", json={
+        "plan_code": "usd-plan", "starts_on": "2026-03-31"}).status_code == 422
+    assert admin.post(f"/api/v1/deployments/{usd.id}/subscribe", json={
+        "plan_code": "usd-plan", "starts_on": "2026-04-01"}).status_code == 201
