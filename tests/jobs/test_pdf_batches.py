@@ -85,8 +85,8 @@ def test_one_invoice_that_cannot_render_leaves_the_rest_of_its_batch_rendered(
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert logged == [f"could not render the PDF of invoice {broken}",
                       f"could not render the PDF of invoice {gone}"]
-    stored = database.session.execute(
-        select(InvoiceDocument.invoice_id, InvoiceDocument.content).order_by(InvoiceDocument.invoice_id)).all()
+    stored = database.session.execute(select(InvoiceDocument.invoice_id, InvoiceDocument.content)
+                                      .order_by(InvoiceDocument.invoice_id)).all()
     assert [row.invoice_id for row in stored] == [ids[0], ids[3]]
     names = {i.id: i.tenant.billing_name for i in database.session.scalars(select(Invoice))}
     assert [names[ids[0]], names[ids[3]]] == ["Acme AI", "Hooli"]
