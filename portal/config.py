@@ -61,11 +61,14 @@ def from_environment(instance_path: str) -> dict:
         "INVOICE_NUMBER_PREFIX": os.environ.get("INVOICE_NUMBER_PREFIX", "ARC-"),
         "CREDIT_NOTE_NUMBER_PREFIX": os.environ.get("CREDIT_NOTE_NUMBER_PREFIX", "CN-"),
         "INVOICE_DUE_DAYS": int(os.environ.get("INVOICE_DUE_DAYS", "14")),
-        # Webhooks: a delivery not answered with a 2xx within the timeout is retried after each
-        # of these delays, then marked failed; a lease stops two workers sending one at once.
+        # Webhooks: a delivery not answered with a 2xx within the timeout (in all, however the
+        # receiver trickles its answer) is retried after each of these delays, then marked
+        # failed; a lease stops two workers sending one at once (keep it above the timeout).
         "WEBHOOK_RETRY_SECONDS": _delays(os.environ.get("WEBHOOK_RETRY_SECONDS", "60,300,1800,7200,43200")),
         "WEBHOOK_TIMEOUT_SECONDS": float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10")),
         "WEBHOOK_LEASE_SECONDS": int(os.environ.get("WEBHOOK_LEASE_SECONDS", "60")),
+        # How many endpoints one pass sends to at once (each still gets its events in order).
+        "WEBHOOK_CONCURRENCY": int(os.environ.get("WEBHOOK_CONCURRENCY", "8")),
         # How long a dispatch waits for an older transaction still running before it leaves
         # a committed event to the next dispatch or the sweep (services.webhooks).
         "WEBHOOK_HOLD_SECONDS": float(os.environ.get("WEBHOOK_HOLD_SECONDS", "5")),

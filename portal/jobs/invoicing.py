@@ -1,6 +1,7 @@
 """The rollup, its monthly schedule with catch-up, and PDF rendering."""
 from flask import current_app
 from rq import get_current_job
+from rq.timeouts import JobTimeoutException
 
 from .. import queue
 from ..clock import utcnow
@@ -60,10 +61,20 @@ def render_pdf(invoice_id: int) -> dict:
 
 
 def render_pdfs(invoice_ids: list[int]) -> dict:
-    """A batch of PDFs in one job; progress after each."""
-    rendered = 0
+    """A batch of PDFs in one job; progress after each. Each invoice on its own: one that
+    cannot be rendered (its data, a row gone) is logged and listed under ``failed`` in the
+    job's result, and the rest of the batch is rendered all the same. Its PDF is tried again
+    when first opened (documents.pdf_for), where the error shows."""
+    rendered, failed = 0, []
     for done, invoice_id in enumerate(invoice_ids, start=1):
-        documents.render_and_store(invoice_id)
-        rendered += 1
+        try:
+            documents.render_and_store(invoice_id)
+            rendered += 1
+        except JobTimeoutException:  # the job's own time is up: not this invoice's fault
+            raise
+        except Exception as exc:
+            db.session.rollback()  # the next invoice starts on a clean session
+            current_app.logger.exception("could not render the PDF of invoice %s", invoice_id)
+            failed.append({"invoice_id": invoice_id, "error": f"{type(exc).__name__}: {exc}"[:500]})
         report_progress(done, len(invoice_ids))
-    return {"rendered": rendered}
+    return {"rendered": rendered, "failed": failed}

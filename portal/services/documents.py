@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..errors import NotFound
 from ..extensions import db
 from ..models import Invoice, InvoiceDocument, InvoiceLine, User
 from ..pdf import render_credit_note_pdf, render_invoice_pdf
@@ -47,6 +48,8 @@ def render_and_store(invoice_id: int) -> InvoiceDocument:
     """The PDF for the invoice as it stands: a DRAFT preview for a draft, else the tax invoice
     (marked VOID once voided). Rendering is skipped when the stored one is current."""
     invoice = _load(invoice_id)
+    if invoice is None:  # gone since the render was asked for
+        raise NotFound(f"no invoice {invoice_id}")
     doc = _stored(invoice)
     if _current(doc, invoice):
         return doc

@@ -12,8 +12,9 @@ from portal.services import webhooks
 from tests.api.test_webhooks import admin_api, receiver  # noqa: F401 (the fixtures)
 
 
-def test_each_lease_ends_after_the_moment_it_is_taken(admin_api, receiver, database, app):  # noqa: F811
-    app.config["WEBHOOK_LEASE_SECONDS"] = 1
+def test_each_lease_ends_after_the_moment_it_is_taken(admin_api, receiver, database, app,  # noqa: F811
+                                                       monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_LEASE_SECONDS", 1)  # not left for later tests
     admin_api.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["rollup.finished"]})
     for n in range(3):
         webhooks.emit("rollup.finished", {"n": n})

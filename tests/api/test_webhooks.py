@@ -83,8 +83,9 @@ def test_issuing_pushes_the_whole_invoice_signed(admin_api, receiver, database):
         verify(hook["secret"], receiver.requests[1]["headers"], receiver.requests[1]["body"] + b" ")
 
 
-def test_a_failing_receiver_gets_retries_in_order_then_failed(admin_api, receiver, database, app):
-    app.config["WEBHOOK_RETRY_SECONDS"] = [60, 300]
+def test_a_failing_receiver_gets_retries_in_order_then_failed(admin_api, receiver, database, app,
+                                                               monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_RETRY_SECONDS", [60, 300])  # not left for later tests
     hook = admin_api.post("/api/v1/webhooks", json={"url": receiver.url, "events": ["rollup.finished"]}).get_json()
     receiver.script = [500, 503]
     start = datetime(2026, 6, 1, 3, 0, tzinfo=timezone.utc)
@@ -124,8 +125,8 @@ def test_a_failing_receiver_gets_retries_in_order_then_failed(admin_api, receive
     assert json.loads(receiver.requests[-1]["body"])["id"] == third.public_id
 
 
-def test_an_unreachable_receiver_is_recorded_not_raised(admin_api, database, app):
-    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 2
+def test_an_unreachable_receiver_is_recorded_not_raised(admin_api, database, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_TIMEOUT_SECONDS", 2)
     hook = admin_api.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hooks",
                                                     "events": ["rollup.finished"]}).get_json()
     webhooks.emit("rollup.finished", {"n": 1})
