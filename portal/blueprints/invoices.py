@@ -92,6 +92,8 @@ def _rollup_answer(period: str, job: dict | None = None, result: dict | None = N
         text = f"Rollup of {result['period']}: {result['created']} created, {result['skipped']} skipped"
         if result.get("rebuilt"):
             text += f", {result['rebuilt']} rebuilt"
+            # A draft's own page (its "Rebuild" button) refreshes its parts too.
+            return hx_status(response, text + ".", "invoices-changed", "invoice-changed")
         return hx_status(response, text + ".", "invoices-changed")
     if job is not None and job["status"] == "failed":
         return hx_problem(response, f"The rollup of {period} failed: {job['error']}")
@@ -107,7 +109,11 @@ def show(invoice_id):
 
 def _detail(invoice, error: str | None = None) -> dict:
     admin = can(current_actor(), "mail.read")
+    manager = can(current_actor(), "invoices.manage")
     return {
+        # A draft that no longer bills what its month comes to (a subscription changed or
+        # usage arrived since it was built) cannot be issued: say so before Issue is tried.
+        "stale": invoice.status == "draft" and manager and not rollups.draft_is_current(invoice),
         "invoice": invoice,
         "groups": invoices.grouped_lines(invoice),
         # Money against it: the way back is a credit note, so Void is not offered.

@@ -108,7 +108,7 @@ def test_every_part_of_the_invoice_page_listens_for_the_change(browser, world):
     browser.login("admin@example.com")
     invoice_id = world["ids"]["acme"]
     html = text(browser.get(f"/invoices/{invoice_id}"))
-    for part in ("invoice-header", "invoice-money", "invoice-messages"):
+    for part in ("invoice-header", "invoice-lines", "invoice-money", "invoice-messages"):
         tag = re.search(rf'<\w+ id="{part}"[^>]*>', html).group(0)
         assert f'hx-get="/invoices/{invoice_id}"' in tag and 'hx-trigger="invoice-changed from:body"' in tag
         assert f'hx-select="#{part}"' in tag and 'hx-disinherit="*"' in tag
@@ -121,6 +121,11 @@ def test_the_rollup_says_what_it_did_and_the_list_listens(browser, world):
     assert events(r) == {"invoices-changed"}
     r = browser.post("/invoices/rollup", htmx=True, data={"period": "2026-03", "force": "on"})
     assert status(r)[0].startswith("Rollup of 2026-03: 0 created, 2 skipped")
+    assert status(browser.post("/invoices/rollup", htmx=True, data={"period": "2026-04"})) == (
+        "Rollup of 2026-04: 2 created, 0 skipped.", "ok")
+    r = browser.post("/invoices/rollup", htmx=True, data={"period": "2026-04", "force": "on"})
+    assert status(r) == ("Rollup of 2026-04: 0 created, 0 skipped, 2 rebuilt.", "ok")
+    assert events(r) == {"invoices-changed", "invoice-changed"}  # a draft's page refreshes too
     r = browser.post("/invoices/rollup", htmx=True, data={"period": "March"})
     assert r.status_code == 422 and events(r) == set()
     assert status(r) == ("Could not run the rollup: Period: must be a month as YYYY-MM", "bad")

@@ -125,3 +125,37 @@ def test_void_is_not_offered_once_money_is_against_an_invoice(browser, world, ap
     assert r.status_code == 201, r.get_json()
     html = browser.get(f"/invoices/{invoice_id}").get_data(as_text=True)
     assert ">Void</button>" not in html and "Mark paid" in html
+
+
+def test_a_draft_that_went_out_of_date_says_so_and_rebuilds_from_its_page(browser, world):
+    """Usage metered late into April leaves acme's April draft billing less than the month
+    now comes to: its page says so (Issue would be refused), offers the forced rollup of the
+    month, and after it the draft bills the late usage and the warning is gone."""
+    from portal.services import usage as usage_svc
+
+    browser.login("admin@example.com")
+    url = f"/invoices/{world['ids'][('acme', 4)]}"
+    assert "Out of date." not in browser.get(url).get_data(as_text=True)
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import Deployment
+
+    dep = db.session.scalar(select(Deployment).where(Deployment.tenant_id == world["acme"].id))
+    usage_svc.ingest({"events": [{"event_id": "late-1", "deployment_id": dep.id,
+                                  "resource_kind": "droplet_hours", "quantity": 1600,
+                                  "occurred_at": "2026-04-30T23:00:00Z"}]})
+    html = browser.get(url).get_data(as_text=True)
+    from portal.models import Invoice
+    assert "Out of date." in html and "Rebuild April 2026's drafts" in html
+    assert 'name="period" value="2026-04"' in html and 'name="force" value="on"' in html
+    r = browser.post("/invoices/rollup", htmx=True, data={"period": "2026-04", "force": "on"})
+    assert "0 created, 0 skipped, 2 rebuilt" in r.get_data(as_text=True)
+    html = browser.get(url).get_data(as_text=True)
+    assert "Out of date." not in html
+    assert "Droplet hours beyond the 1,488 hour allowance" in html  # 1600 - 1488 = 112 hours
+    # A tenant user never sees the warning (nor drafts at all).
+    make_user("tenant_viewer", tenant=world["acme"], email="vic@example.com")
+    browser.post("/logout")
+    browser.login("vic@example.com")
+    assert browser.get(url).status_code == 404
