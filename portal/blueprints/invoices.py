@@ -109,17 +109,19 @@ def show(invoice_id):
 
 def _detail(invoice, error: str | None = None) -> dict:
     admin = can(current_actor(), "mail.read")
-    manager = can(current_actor(), "invoices.manage")
+    # A draft that no longer bills what its month comes to (a subscription changed or usage
+    # arrived since it was built) cannot be issued: say so, and offer the rebuild instead.
+    stale = (invoice.status == "draft" and can(current_actor(), "invoices.manage")
+             and not rollups.draft_is_current(invoice))
     return {
-        # A draft that no longer bills what its month comes to (a subscription changed or
-        # usage arrived since it was built) cannot be issued: say so before Issue is tried.
-        "stale": invoice.status == "draft" and manager and not rollups.draft_is_current(invoice),
+        "stale": stale,
         "invoice": invoice,
         "groups": invoices.grouped_lines(invoice),
         # Money against it: the way back is a credit note, so Void is not offered.
         "actions": [(to, ACTION_LABELS[to]) for to in INVOICE_TRANSITIONS[invoice.status]
                     if not (to == "void" and (invoice.amount_paid_cents or invoice.amount_credited_cents
-                                              or invoice.credit_applied_cents))],
+                                              or invoice.credit_applied_cents))
+                    and not (to == "issued" and stale)],
         "error": error,
         # Admins see every email about the invoice: to, subject, status, when, why not.
         "messages": mail.messages_for_invoice(invoice.id) if admin else None,

@@ -149,10 +149,11 @@ def test_a_draft_that_went_out_of_date_says_so_and_rebuilds_from_its_page(browse
     from portal.models import Invoice
     assert "Out of date." in html and "Rebuild April 2026's drafts" in html
     assert 'name="period" value="2026-04"' in html and 'name="force" value="on"' in html
+    assert ">Issue</button>" not in html and ">Void</button>" in html  # Issue would be refused
     r = browser.post("/invoices/rollup", htmx=True, data={"period": "2026-04", "force": "on"})
     assert "0 created, 0 skipped, 2 rebuilt" in r.get_data(as_text=True)
     html = browser.get(url).get_data(as_text=True)
-    assert "Out of date." not in html
+    assert "Out of date." not in html and ">Issue</button>" in html
     assert "Droplet hours beyond the 1,488 hour allowance" in html  # 1600 - 1488 = 112 hours
     # A tenant user never sees the warning (nor drafts at all).
     make_user("tenant_viewer", tenant=world["acme"], email="vic@example.com")
