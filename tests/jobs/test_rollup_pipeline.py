@@ -150,3 +150,21 @@ def test_two_forced_runs_at_once_each_rebuild_every_draft_without_a_deadlock(app
     assert [(r.created, r.rebuilt, r.skipped) for r in results] == [(0, TENANTS, 0)] * 2
     assert db.session.scalar(select(func.count()).select_from(Invoice)) == TENANTS
     db.session.remove()
+
+
+def test_a_failed_write_on_the_writer_thread_fails_the_run_and_writes_nothing_after_it(
+        app, tenants, monkeypatch):
+    """Auto-issue with the invoice counter gone: the first chunk's write fails on the writer
+    thread. The failure reaches the caller, that chunk is rolled back whole, no later chunk
+    is written, and the run stays unfinished (the catch-up runs it again)."""
+    from sqlalchemy.exc import NoResultFound
+
+    db = tenants
+    monkeypatch.setitem(app.config, "ROLLUP_AUTO_ISSUE", True)
+    db.session.execute(text("DELETE FROM counters WHERE name = 'invoice_number'"))
+    db.session.commit()
+    with pytest.raises(NoResultFound):
+        roll_up_period(*APRIL)
+    assert _committed_invoices(db) == 0
+    assert db.session.scalars(select(RollupRun.finished_at)).all() == [None]
+    db.session.remove()
