@@ -50,6 +50,10 @@ class Preview:
     period_end: date
     invoice: InvoicePlan
     deployment_id: int
+    # Currencies the tenant's other deployments bill in that this one does not: then no
+    # invoice of the month can be made (the rollup skips the tenant), and ``invoice`` bills
+    # this deployment alone.
+    foreign_currencies: tuple[str, ...] = ()
 
     @property
     def sections(self):
@@ -253,8 +257,13 @@ def _preview(deployment: Deployment, day: date, last_days: dict[int, date],
             last_day=last_day))
     subs += extra
     subs = [s for s in subs if bills_in_period(start, end, s.starts_on, s.last_day)]
+    own = {s.plan.currency for s in subs if s.deployment_id == deployment.id}
+    foreign = tuple(sorted({s.plan.currency for s in subs if s.deployment_id != deployment.id} - own))
+    if foreign:  # no invoice can hold both: bill this deployment alone, and say why
+        subs = [s for s in subs if s.deployment_id == deployment.id]
     for s in subs:
         if s.deployment_id == deployment.id:
             usage[s.subscription_id] = usage_for_period(
                 deployment.id, *usage_window(start, end, s.starts_on, s.last_day))
-    return Preview(start, end, plan_invoice(start, end, subs, usage, tax_rule()), deployment.id)
+    return Preview(start, end, plan_invoice(start, end, subs, usage, tax_rule()), deployment.id,
+                   foreign)

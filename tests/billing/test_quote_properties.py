@@ -156,3 +156,33 @@ def test_the_integer_overage_is_the_exact_rational_one(plan, addon_list, usage, 
     assert [(line.resource_kind, line.qty, line.amount_cents) for line in lines] == [
         (kind, _decimal(qty), cents) for kind, qty, cents in expected]
     assert all(str(line.qty) == str(_decimal(qty)) for line, (_, qty, _) in zip(lines, expected))
+
+
+# Every type of usage value the engine is handed or could be: a Decimal from the database or
+# the quote's validation (with an exponent: Decimal("1E+3") from "1e3", 6 places, huge sums),
+# a plain int, and negative figures (a credit-like correction summed in), which bill nothing.
+any_usage_value = st.one_of(
+    st.integers(min_value=-10**6, max_value=10**30),
+    st.integers(min_value=-10**6, max_value=10**30).map(Decimal),
+    st.decimals(min_value=-10**3, max_value=10**15, places=6, allow_nan=False, allow_infinity=False),
+    st.builds(lambda digits, exp: Decimal(digits).scaleb(exp),
+              st.integers(0, 10**6), st.integers(-6, 12)),
+)
+any_usages = st.dictionaries(st.sampled_from(sorted(RESOURCE_KINDS)), any_usage_value)
+
+
+@example(_TOKENS, [], {"llm_tokens": Decimal("1.5E+3")}, (31, 31))  # "1.5e3" typed: 1 cent
+@example(_TOKENS, [], {"llm_tokens": -5}, (31, 31))  # negative: no line
+@example(PlanTerms("p", "P", 1, "AUD", 0, date(2024, 1, 1), (
+    PlanItemTerms("spaces_gb", 0, 5, "gb", hard_cap_qty=0),)), [], {"spaces_gb": Decimal(9)}, (7, 30))
+@given(plans(), addons, any_usages, fractions_of_a_month)
+def test_the_integer_overage_equals_the_rational_one_for_every_usage_type(plan, addon_list, usage, share):
+    from fractions import Fraction
+
+    from portal.billing.quote import _decimal, overage_lines
+
+    fraction = Fraction(*share)
+    lines = overage_lines(plan, addon_list, usage, fraction)
+    expected = _reference_overage(plan, addon_list, usage, fraction)
+    assert [(line.resource_kind, str(line.qty), line.amount_cents) for line in lines] == [
+        (kind, str(_decimal(qty)), cents) for kind, qty, cents in expected]

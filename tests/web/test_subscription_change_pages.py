@@ -130,6 +130,25 @@ def test_the_preview_works_out_gst_on_the_whole_invoice_as_the_rollup_does(brows
     assert (invoice.subtotal_cents, invoice.tax_cents, invoice.total_cents) == (14434, 1443, 15877)
 
 
+def test_a_tenant_billed_in_two_currencies_still_previews_the_deployment(browser, admin_user, dep, acme):
+    """The tenant's other deployment bills in USD: no invoice of the month can hold both (the
+    rollup skips the tenant with a message), so the preview bills this deployment alone, as
+    it did before it showed the whole invoice, and says why. Another tenant's deployment in
+    AUD never shows either."""
+    make_plan("usdplan", base_price_cents=5000, currency="USD")
+    make_deployment(acme, name="usd", plan_code="usdplan", starts_on=date(2026, 3, 1))
+    make_deployment(make_tenant("globex"), name="g", plan_code="studio", starts_on=date(2026, 3, 1))
+    browser.login(ADMIN)
+    r = browser.get(preview_url(dep, "end", ends_on="2026-04-10"), htmx=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200, section(html, "end")
+    assert amounts(html) == ["$16.67", "$2.50", "$5.04", "$0.60"]
+    assert totals(html) == {"subtotal": "$24.81", "tax": "$2.48", "total": "$27.29"}
+    assert "The month&#39;s invoice, with" not in html
+    assert ("The tenant&#39;s other deployments bill in USD: one invoice cannot hold two "
+            "currencies, so the month&#39;s rollup skips this tenant until they bill in AUD.") in html
+
+
 def test_preview_errors_are_shown_not_raised(browser, admin_user, dep):
     browser.login(ADMIN)
     for args, text in [
