@@ -63,20 +63,29 @@ def render_credit_note_pdf(note) -> bytes:
 
 class _Renderer:
     """What WeasyPrint would otherwise build again for every PDF: the font configuration (a
-    Pango font map: fontconfig's lookups and the loaded faces), the parsed stylesheets, and the
-    HTML class that uses the short user-agent sheet."""
+    Pango font map: fontconfig's lookups and the loaded faces), the parsed stylesheets, the
+    HTML class that uses the short user-agent sheet, and the computed CSS values of the
+    templates' elements (portal/pdf_styles.py)."""
 
     def __init__(self):
         import weasyprint  # slow to import: only when a PDF is actually rendered
         from weasyprint.text.fonts import FontConfiguration
 
+        from .pdf_styles import StyleMemo, document_class
+
         self.font_config = FontConfiguration()
         self.stylesheets = [weasyprint.CSS(string=_read("document.css"), font_config=self.font_config)]
         user_agent = [weasyprint.CSS(string=_read("ua.css"))]
+        self.style_memo = StyleMemo()  # computed CSS values kept from PDF to PDF
+        document = document_class(self.style_memo)
 
         class Html(weasyprint.HTML):
             def _ua_stylesheets(self, *args, **kwargs):  # WeasyPrint's HTML5 sheet, minus 240 lines
                 return user_agent
+
+            def render(self, font_config=None, counter_style=None, color_profiles=None, **options):
+                return document._render(self, font_config, counter_style, color_profiles,
+                                        {**weasyprint.DEFAULT_OPTIONS, **options})
 
         self.html = Html
 
