@@ -131,9 +131,12 @@ class StyleMemo:
             return  # not a tree this memo knows: leave it to WeasyPrint
         cascaded = tuple(style.cascaded.items())
         key = (id(parent_entry), id(root_entry), style.pseudo_type, style.base_url,
-               id(style.font_config),
-               tuple((name, _value_key(values), _hashable(weight))
-                     for name, (values, weight) in cascaded))
+               id(style.font_config), cascaded)
+        try:
+            hash(key)  # most declarations hash by value, in C
+        except TypeError:  # a list somewhere (an @page rule's specificity, some values)
+            key = key[:5] + (tuple((name, _value_key(values), _hashable(weight))
+                                   for name, (values, weight) in cascaded),)
         entry = self.entries.get(key)
         if entry is None:
             if len(self.entries) >= MAX_ENTRIES:

@@ -1,6 +1,7 @@
-"""The renderer's computed-style memo (portal/pdf_styles.py) changes no byte of any PDF: each
-document, rendered after others of every kind, equals WeasyPrint's own render of the same
-HTML with the same stylesheets and no memo."""
+"""The renderer's shortcuts change no byte of any PDF: each document, rendered after others of
+every kind, equals WeasyPrint's own render of the same HTML with the same stylesheets, parsed
+by WeasyPrint's HTML5 parser (the renderer reads the templates as XML) and without the
+computed-style memo (portal/pdf_styles.py)."""
 from datetime import date
 from types import SimpleNamespace
 
@@ -94,6 +95,7 @@ def plain_weasyprint(html: str) -> bytes:
 def test_every_kind_of_pdf_is_byte_for_byte_what_weasyprint_renders_without_the_memo(app):
     with app.app_context():
         html = documents()
+        assert all(pdf._xml_root(page) is not None for page in html.values())  # the fast parser
         expected = {name: plain_weasyprint(page) for name, page in html.items()}
         # Three rounds in different orders: each document after every other kind, the memo
         # filled by all of them.
@@ -106,3 +108,15 @@ def test_every_kind_of_pdf_is_byte_for_byte_what_weasyprint_renders_without_the_
         assert content == expected[name], name
     # The memo was used: it holds the documents' styles, far fewer than their elements.
     assert 50 < len(memo.entries) < 1000
+
+
+def test_html_that_is_not_well_formed_xml_goes_to_the_html5_parser(app, tmp_path):
+    from .test_pdf import pdf_text
+
+    page = "<!doctype html><html><body><p>Unclosed<br>line &nbsp;two<table><tr><td>cell</td></tr></table></body></html>"
+    assert pdf._xml_root(page) is None
+    assert pdf._xml_root("<p>a fragment</p>") is None  # not a whole document: HTML5 wraps it
+    with app.app_context():
+        content = pdf.write_pdf(page)
+    assert content == plain_weasyprint(page)
+    assert "Unclosed" in pdf_text(content, tmp_path) and "cell" in pdf_text(content, tmp_path)
