@@ -77,7 +77,9 @@ class _Renderer:
         from .pdf_styles import StyleMemo, document_class
 
         self.font_config = FontConfiguration()
-        self.stylesheets = [weasyprint.CSS(string=_read("document.css"), font_config=self.font_config)]
+        self.url_fetcher = local_url_fetcher()
+        self.stylesheets = [weasyprint.CSS(string=_read("document.css"), font_config=self.font_config,
+                                           base_url=STATIC_FOLDER, url_fetcher=self.url_fetcher)]
         user_agent = [weasyprint.CSS(string=_read("ua.css"))]
         self.style_memo = StyleMemo()  # computed CSS values kept from PDF to PDF
         document = document_class(self.style_memo)
@@ -106,7 +108,7 @@ class _Renderer:
 
     def write_pdf(self, html: str) -> bytes:
         document = self.html(string=_TEMPLATE_FORMATTING.sub("><", html), base_url=STATIC_FOLDER,
-                             url_fetcher=_local_only)
+                             url_fetcher=self.url_fetcher)
         return document.write_pdf(stylesheets=self.stylesheets, font_config=self.font_config)
 
 
@@ -257,9 +259,21 @@ def _bill_to_lines(bill_to: dict) -> list[str]:
 
 
 def _local_only(url: str, *args, **kwargs):
-    """No network: only files (the static folder) may be fetched while rendering."""
+    """No network: only files (the static folder: the PDF fonts) may be fetched while
+    rendering. WeasyPrint before its URLFetcher class (see local_url_fetcher)."""
     if not url.startswith("file:"):
         raise ValueError(f"refusing to fetch {url!r} while rendering an invoice")
     from weasyprint import default_url_fetcher
 
     return default_url_fetcher(url, *args, **kwargs)
+
+
+def local_url_fetcher():
+    """The fetcher for the PDFs: files only, no network. WeasyPrint 70 calls a fetcher for a
+    URLFetcherResponse, which a plain function returning a dict no longer is (every fetch
+    failed, quietly: the PDF fonts could not load)."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:
+        return _local_only
+    return URLFetcher(allowed_protocols=("file",))

@@ -79,17 +79,24 @@ def documents() -> dict[str, str]:
 
 
 def plain_weasyprint(html: str) -> bytes:
+    """WeasyPrint as documented: a font configuration for the stylesheet's @font-face rules,
+    nothing kept from one PDF to the next."""
     import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
 
+    fonts = FontConfiguration()
     user_agent = [weasyprint.CSS(string=pdf._read("ua.css"))]
 
     class Html(weasyprint.HTML):
         def _ua_stylesheets(self, *args, **kwargs):
             return user_agent
 
+    fetcher = pdf.local_url_fetcher()
     return Html(string=pdf._TEMPLATE_FORMATTING.sub("><", html), base_url=pdf.STATIC_FOLDER,
-                url_fetcher=pdf._local_only).write_pdf(
-        stylesheets=[weasyprint.CSS(string=pdf._read("document.css"))])
+                url_fetcher=fetcher).write_pdf(
+        stylesheets=[weasyprint.CSS(string=pdf._read("document.css"), base_url=pdf.STATIC_FOLDER,
+                                    url_fetcher=fetcher, font_config=fonts)],
+        font_config=fonts)
 
 
 def test_every_kind_of_pdf_is_byte_for_byte_what_weasyprint_renders_without_the_memo(app):
@@ -120,3 +127,24 @@ def test_html_that_is_not_well_formed_xml_goes_to_the_html5_parser(app, tmp_path
         content = pdf.write_pdf(page)
     assert content == plain_weasyprint(page)
     assert "Unclosed" in pdf_text(content, tmp_path) and "cell" in pdf_text(content, tmp_path)
+
+
+def test_pdfs_embed_the_cut_latin_fonts_and_fall_back_to_the_system_font_for_other_letters(app, tmp_path):
+    import subprocess
+
+    from portal.pdf import render_invoice_pdf
+
+    from .test_pdf import pdf_text
+
+    tenant = make_tenant()
+    tenant.billing_name = "Ōtautahi Studio Limited"  # Ō is not in the cut fonts
+    with app.app_context():
+        content = render_invoice_pdf(sample_invoice(tenant=tenant), draft=False)
+    assert len(content) < 100_000
+    assert "Ōtautahi Studio Limited" in pdf_text(content, tmp_path)
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(content)
+    fonts = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    embedded = sorted(row.split()[0].split("+")[1] for row in fonts.splitlines()[2:])
+    # The cut fonts for everything, the system's bold DejaVu Sans for the bold name's Ō alone.
+    assert embedded == ["DejaVu-Sans-Bold", "DejaVu-Sans-Latin", "DejaVu-Sans-Latin-Bold"]
