@@ -10,9 +10,10 @@ documents, under the same kind of key.
 A computed value is a function of the element's cascaded declarations, its parent's computed
 values, the root's, the pseudo-element type, the base URL and the font configuration: nothing
 else (a ``ComputedStyle`` does not see its element). The key is exactly that: the parent's
-and the root's memo entries (so their values too), the ids of the cascaded declaration
-objects with their weights (the entry keeps those objects alive, so an id is never reused
-for another declaration while it is in the key), and the rest by value. A value is recorded
+and the root's memo entries (so their values too), the cascaded declarations with their
+weights, by value where they hash (a stylesheet's and an attribute's such as ``lang``, which
+every document declares anew) and else by id (the entry keeps those objects alive, so an id
+is never another object's while it is in the key), and the rest by value. A value is recorded
 when WeasyPrint first computes it (``__missing__``), before layout adjusts a style in place
 (a table's margins moved to its wrapper, paddings of collapsed tables zeroed, page
 counters), so a later document starts from the computed values and makes the same
@@ -66,9 +67,12 @@ def _value_key(values):
 
 
 def _prefill(style, entry: _Entry) -> None:
-    for key, value in entry.values.items():
-        if key not in style:
-            dict.__setitem__(style, key, value)
+    """The remembered values, under any this style already computed itself (in C: a style
+    holds about 150 values)."""
+    if style:
+        dict.update(style, {**entry.values, **style})
+    else:
+        dict.update(style, entry.values)
 
 
 class _RememberedAnonymousStyle(AnonymousStyle):
