@@ -121,7 +121,8 @@ def _xml_root(html: str):
         root = ElementTree.fromstring(_DOCTYPE.sub("", html, count=1))
     except ElementTree.ParseError:
         return None
-    return root if root.tag == "html" else None
+    # A whole document, and none with a <base> (WeasyPrint's own path resolves it).
+    return root if root.tag == "html" and root.find(".//base") is None else None
 
 
 _DOCTYPE = re.compile(r"\A\s*<!doctype html>", re.IGNORECASE)

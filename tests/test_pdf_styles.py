@@ -123,6 +123,9 @@ def test_html_that_is_not_well_formed_xml_goes_to_the_html5_parser(app, tmp_path
     page = "<!doctype html><html><body><p>Unclosed<br>line &nbsp;two<table><tr><td>cell</td></tr></table></body></html>"
     assert pdf._xml_root(page) is None
     assert pdf._xml_root("<p>a fragment</p>") is None  # not a whole document: HTML5 wraps it
+    # A control character in a tenant's address is no XML: that PDF takes the HTML5 path.
+    assert pdf._xml_root("<!doctype html><html><body><p>Unit 4\x0cLevel 2</p></body></html>") is None
+    assert pdf._xml_root('<html><head><base href="file:///tmp/"/></head><body></body></html>') is None
     with app.app_context():
         content = pdf.write_pdf(page)
     assert content == plain_weasyprint(page)
