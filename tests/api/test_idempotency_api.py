@@ -283,7 +283,7 @@ def test_while_the_first_request_runs_every_retry_is_409(app, admin, dep, commit
     holder.execute(sa.text("LOCK TABLE usage_events IN EXCLUSIVE MODE"))  # reads pass, writes wait
     try:
         threads, answers, errors = _post_from_threads(app, send, clients)
-        deadline = time.monotonic() + 60  # about 2 s; minutes on a loaded machine
+        deadline = time.monotonic() + 60  # answered in 2 s, under 10 s with the CPUs saturated
         while len(answers) + len(errors) < clients - 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         # Every client but the one doing the work has been answered, and it was 409.
