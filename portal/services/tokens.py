@@ -186,7 +186,15 @@ def user_for_token(raw: str) -> User | None:
 def authenticate_token(raw: str) -> tuple[int, User] | None:
     """(token id, active user) for a live bearer token, or None (unknown, revoked, expired,
     deactivated). One query finds the token and its user; ``last_used_at`` is then written
-    at most once a minute, by an UPDATE that only matches when it is older than that."""
+    at most once a minute, by an UPDATE that only matches when it is older than that.
+
+    The stamp never waits and never outlives this call: it skips a token row another
+    transaction has locked (a concurrent request stamping it), and its transaction ends here
+    whether or not it wrote. In READ COMMITTED an UPDATE that meets a row changed since its
+    snapshot locks the newest version before it re-checks the WHERE, and keeps that lock when
+    the re-check fails: left open, the request would hold the token's row for its whole run,
+    and every other request with that token whose stamp is due would wait behind it (a retry
+    of a running Idempotency-Key request then hung instead of getting its 409)."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
     now = utcnow()
@@ -200,13 +208,17 @@ def authenticate_token(raw: str) -> tuple[int, User] | None:
         return None
     stale = now - LAST_USED_RESOLUTION
     if row.last_used_at is None or as_utc(row.last_used_at) < stale:
-        touched = db.session.execute(
+        due = (select(ApiToken.id)
+               .where(ApiToken.id == row.id,
+                      or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale))
+               .with_for_update(key_share=True, skip_locked=True))  # FOR NO KEY UPDATE
+        db.session.execute(
             update(ApiToken)
-            .where(ApiToken.id == row.id,
-                   or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale))
+            .where(ApiToken.id.in_(due.scalar_subquery()))
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
-        if touched.rowcount:
-            db.session.commit()  # the request has written nothing yet: this commits only the stamp
+        # The request has written nothing yet: this commits only the stamp, and ends the
+        # transaction that may hold the token's row even when the stamp matched nothing.
+        db.session.commit()
     return row.id, row.User

@@ -4,7 +4,7 @@ These tests use the ``committed`` fixture: a claim lives in its own transaction 
 request's, as on a real server, and concurrent requests each run on their own connection."""
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from freezegun import freeze_time
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import Deployment, IdempotencyKey, UsageEvent
+from portal.models import ApiToken, Deployment, IdempotencyKey, UsageEvent
 from portal.services import accounts
 from tests.conftest import IsolatedClient
 from tests.factories import hourly_events, make_deployment, make_tenant, make_user
@@ -267,9 +267,10 @@ def test_concurrent_replays_of_one_batch_count_it_once(app, admin, dep):
 
 def test_while_the_first_request_runs_every_retry_is_409(app, admin, dep, committed):
     """Hold the first request inside its work (a lock on the events table), so that all the
-    other clients meet its claim while it runs; then let it finish. Five clients, and a
-    generous wait: on a loaded 2-core machine eight threads and the lock holder were seen to
-    take over a minute to be answered (a flake, not a 200)."""
+    other clients meet its claim while it runs; then let it finish. All five use a fresh
+    token, so they race to stamp its last_used_at: a client that lost that race used to keep
+    the token's row locked through its work and, when it was the one that got the claim, the
+    retries behind it never answered (the next test pins that case down)."""
     clients = 5
     events = hourly_events(dep.id, "llm_tokens", APRIL_1, 200, quantity=7)
     headers = {"Authorization": f"Bearer {admin.token}", "Idempotency-Key": "batch-held"}
@@ -282,7 +283,7 @@ def test_while_the_first_request_runs_every_retry_is_409(app, admin, dep, commit
     holder.execute(sa.text("LOCK TABLE usage_events IN EXCLUSIVE MODE"))  # reads pass, writes wait
     try:
         threads, answers, errors = _post_from_threads(app, send, clients)
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 60  # answered in 2 s, under 10 s with the CPUs saturated
         while len(answers) + len(errors) < clients - 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         # Every client but the one doing the work has been answered, and it was 409.
@@ -298,6 +299,74 @@ def test_while_the_first_request_runs_every_retry_is_409(app, admin, dep, commit
     assert errors == [] and answers[-1] == first
     assert count(UsageEvent) == 200
     assert send(app.test_client()) == first
+
+
+def _blocked_by(pid: int) -> int:
+    """How many database sessions are waiting on a lock that session ``pid`` holds."""
+    with db.engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid})
+
+
+def _wait_for(condition, seconds=60) -> bool:
+    for _ in range(int(seconds / 0.05)):  # time.sleep, not the clock: freezegun stops that
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_retry_is_409_even_when_the_running_request_met_another_token_stamp(
+        app, admin, dep, committed):
+    """The first request's token stamp (last_used_at, once a minute) meets another request's
+    stamp still uncommitted. In READ COMMITTED that UPDATE waits, then locks the row's new
+    version and matches nothing; the request used to keep that lock through its whole work,
+    so a retry whose own stamp was due waited behind the running request instead of getting
+    its 409. The stamp now skips a locked row and always ends its transaction."""
+    events = hourly_events(dep.id, "llm_tokens", APRIL_1, 10, quantity=7)
+    headers = {"Authorization": f"Bearer {admin.token}", "Idempotency-Key": "batch-stamped"}
+    token_id = db.session.scalar(select(ApiToken.id))
+    db.session.remove()
+    first_answer, retry_answer = [], []
+
+    def send(into):
+        into.append(answer(app.test_client().post("/api/v1/usage", json={"events": events},
+                                                  headers=headers)))
+
+    stamped = datetime(2026, 6, 1, 10, 0, tzinfo=timezone.utc)
+    with freeze_time(stamped) as clock:
+        stamper = committed.engine.connect()  # another request of this token, stamping it
+        stamper_tx = stamper.begin()
+        stamper.execute(sa.update(ApiToken).where(ApiToken.id == token_id)
+                        .values(last_used_at=stamped))
+        holder = committed.engine.connect()  # keeps the first request inside its work
+        holder_tx = holder.begin()
+        holder.execute(sa.text("LOCK TABLE usage_events IN EXCLUSIVE MODE"))
+        stamper_pid = stamper.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        holder_pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        first = threading.Thread(target=send, args=(first_answer,))
+        retry = threading.Thread(target=send, args=(retry_answer,))
+        try:
+            first.start()
+            # Either its stamp waits for the other one, or (skipping it) its work has begun.
+            assert _wait_for(lambda: _blocked_by(stamper_pid) + _blocked_by(holder_pid) == 1)
+            stamper_tx.commit()
+            assert _wait_for(lambda: _blocked_by(holder_pid) == 1)  # in its work, key claimed
+            clock.tick(61)  # the retry's stamp is due
+            retry.start()
+            retry.join(timeout=60)
+            assert retry_answer and retry_answer[0][0] == 409
+            assert b"still running" in retry_answer[0][1]
+        finally:
+            holder_tx.rollback()
+            holder.close()
+            stamper.close()
+            first.join(timeout=120)
+            retry.join(timeout=120)
+    assert first_answer == [(200, b'{"accepted":10,"duplicates":0}\n', "application/json")]
+    assert count(UsageEvent) == 10
+    # The other request's stamp, then the retry's a minute later; none by the first request.
+    assert db.session.scalar(select(ApiToken.last_used_at)) == stamped + timedelta(seconds=61)
 
 
 def test_a_key_in_a_rolled_back_test_transaction_never_hangs_or_runs_twice(client, database):
