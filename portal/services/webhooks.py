@@ -209,7 +209,8 @@ def redeliver_failed(actor: User | None, webhook_id: int) -> int:
     for chunk in range(0, len(ids), REDELIVER_CHUNK):  # a bounded IN list per statement
         db.session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids[chunk:chunk + REDELIVER_CHUNK]))
+            .where(WebhookDelivery.id.in_(ids[chunk:chunk + REDELIVER_CHUNK]),
+                   WebhookDelivery.status == FAILED)  # (locked above: still failed)
             .values(status=PENDING, attempts=0, next_attempt_at=now)
             .execution_options(synchronize_session=False))
     audit.record(actor, "webhook.redeliver_failed", "webhook", webhook_id, count=len(ids),
