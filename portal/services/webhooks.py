@@ -145,8 +145,8 @@ def deliveries_query(webhook_id: int, status: str | None = None) -> Select:
 
 def delivery_page(webhook_id: int, args) -> KeysetPage:
     """One page of a webhook's deliveries from request ``args`` (``status``, ``sort``,
-    ``cursor`` or the old ``page``, ``per_page``); every bad one named in one 422."""
-    get_webhook(webhook_id)
+    ``cursor`` or the old ``page``, ``per_page``); every bad one named in one 422, after the
+    404 of an unknown webhook (``deliveries_query`` looks first)."""
     errors, query, listed = {}, None, None
     try:
         query = deliveries_query(webhook_id, args.get("status") or None)
