@@ -53,6 +53,9 @@ class WebhookDelivery(db.Model):
         UniqueConstraint("webhook_id", "event_id"),
         CheckConstraint(in_list("status", DELIVERY_STATES), name="status"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        # A webhook's deliveries of one status, newest event first (the page's and the API's
+        # status filter, keyset by event) and its failed ones in event order (redeliver all).
+        Index("ix_webhook_deliveries_webhook_status_event", "webhook_id", "status", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -30,15 +30,17 @@ import httpx
 from flask import current_app
 from sqlalchemy import (BigInteger, Text, cast, column, exists, func, or_, select, table, true,
                         update)
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.sql import Select
 
 from ..clock import as_utc, utcnow
-from ..errors import NotFound
+from ..errors import NotFound, ValidationError
 from ..extensions import db
 from ..models import User, Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
-from ..models.webhooks import EVENT_TYPES, FAILED, PENDING, SUCCEEDED
+from ..models.webhooks import DELIVERY_STATES, EVENT_TYPES, FAILED, PENDING, SUCCEEDED
 from ..queue import MESSAGES, enqueue
 from . import audit
+from .paging import KeysetPage, Sorts, Totals, keyset_page, parse_list_args, totals
 from .validation import FieldError, Fields
 
 SIGNATURE_HEADER = "Arcadia-Signature"
@@ -120,15 +122,56 @@ def delete_webhook(actor: User | None, webhook_id: int) -> None:
     db.session.commit()
 
 
-def deliveries_query(webhook_id: int):
-    """A webhook's deliveries, newest event first (404 for a deleted or unknown webhook)."""
+DELIVERY_SORTS = Sorts({"event": (WebhookDelivery.event_id, int)}, "-event",
+                      WebhookDelivery.event_id)  # unique per webhook: the key alone is the order
+
+
+def deliveries_query(webhook_id: int, status: str | None = None) -> Select:
+    """A webhook's deliveries, newest event first, optionally of one ``status`` (pending,
+    succeeded, failed; anything else is a 422). 404 for a deleted or unknown webhook. Read by
+    ``ix_webhook_deliveries_webhook_status_event`` (filtered) or the (webhook, event) unique
+    index, so a deep keyset page costs what the first does."""
     get_webhook(webhook_id)
-    return (select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
-            .order_by(WebhookDelivery.event_id.desc(), WebhookDelivery.id.desc()))
+    query = (select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+             .options(selectinload(WebhookDelivery.event),
+                      selectinload(WebhookDelivery.attempt_log))
+             .order_by(WebhookDelivery.event_id.desc()))
+    if status:
+        if status not in DELIVERY_STATES:
+            raise ValidationError({"status": f"must be one of {', '.join(DELIVERY_STATES)}"})
+        query = query.where(WebhookDelivery.status == status)
+    return query
 
 
-def deliveries(webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
-    return list(db.session.scalars(deliveries_query(webhook_id).limit(limit)))
+def delivery_page(webhook_id: int, args) -> KeysetPage:
+    """One page of a webhook's deliveries from request ``args`` (``status``, ``sort``,
+    ``cursor`` or the old ``page``, ``per_page``); every bad one named in one 422, after the
+    404 of an unknown webhook (``deliveries_query`` looks first)."""
+    errors, query, listed = {}, None, None
+    try:
+        query = deliveries_query(webhook_id, args.get("status") or None)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    try:
+        listed = parse_list_args(args, DELIVERY_SORTS)
+    except ValidationError as exc:
+        errors.update(exc.fields)
+    if errors:
+        raise ValidationError(errors)
+    return keyset_page(query, listed.keyset, listed.cursor, listed.page, listed.per_page)
+
+
+def delivery_totals(query, keyset=None, cursor=None) -> Totals:
+    return totals(query, {}, keyset, cursor)
+
+
+def count_by_status(webhook_id: int) -> dict[str, int]:
+    """{status: deliveries} of one webhook, every status present (0 where none)."""
+    found = dict(db.session.execute(
+        select(WebhookDelivery.status, func.count())
+        .where(WebhookDelivery.webhook_id == webhook_id)
+        .group_by(WebhookDelivery.status)).all())
+    return {status: found.get(status, 0) for status in DELIVERY_STATES}
 
 
 def redeliver(actor: User | None, webhook_id: int, delivery_id: int) -> WebhookDelivery:
@@ -142,6 +185,43 @@ def redeliver(actor: User | None, webhook_id: int, delivery_id: int) -> WebhookD
     db.session.commit()
     dispatch(force=True)
     return delivery
+
+
+def redeliver_failed(actor: User | None, webhook_id: int) -> int:
+    """Every failed delivery of the webhook sent again, as :func:`redeliver` does each one
+    (pending, no attempts, due now); the worker then sends them in order of occurrence with
+    the endpoint's other pending ones. One audit entry with the count, one dispatch; nothing
+    at all when none has failed, so a second call right after answers 0.
+
+    The rows are locked in event order before they change (``SELECT … FOR UPDATE`` sorted by
+    event): two admins pressing the button at once never deadlock, and the second, having
+    waited for the first, finds them pending again and counts none of them."""
+    get_webhook(webhook_id)
+    failed = db.session.execute(
+        select(WebhookDelivery.id, WebhookEvent.public_id)
+        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status == FAILED)
+        .order_by(WebhookDelivery.event_id).with_for_update(of=WebhookDelivery)).all()
+    if not failed:
+        return 0
+    ids = [delivery_id for delivery_id, _ in failed]
+    now = utcnow()
+    for chunk in range(0, len(ids), REDELIVER_CHUNK):  # a bounded IN list per statement
+        db.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids[chunk:chunk + REDELIVER_CHUNK]),
+                   WebhookDelivery.status == FAILED)  # (locked above: still failed)
+            .values(status=PENDING, attempts=0, next_attempt_at=now)
+            .execution_options(synchronize_session=False))
+    audit.record(actor, "webhook.redeliver_failed", "webhook", webhook_id, count=len(ids),
+                 first_event=failed[0].public_id, last_event=failed[-1].public_id)
+    db.session.commit()
+    db.session.expire_all()  # the bulk update bypassed the session's copies
+    dispatch(force=True)
+    return len(ids)
+
+
+REDELIVER_CHUNK = 1000
 
 
 # --- events --------------------------------------------------------------------------------

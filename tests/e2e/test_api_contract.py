@@ -173,6 +173,12 @@ def test_a_representative_call_of_every_operation_answers_its_documented_schema(
         call(admin, "POST",
              f"{V1}/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver",
              f"{hooks}/deliveries/{deliveries[0]['id']}/redeliver", 200)
+        call(admin, "GET", f"{V1}/webhooks/<int:webhook_id>/deliveries",
+             f"{hooks}/deliveries?status=failed&per_page=1", 200)
+        assert call(admin, "POST", f"{V1}/webhooks/<int:webhook_id>/deliveries/redeliver-failed",
+                    f"{hooks}/deliveries/redeliver-failed", 200).json() == {"redelivered": 0}
+        call(tenant, "POST", f"{V1}/webhooks/<int:webhook_id>/deliveries/redeliver-failed",
+             f"{hooks}/deliveries/redeliver-failed", 403)
         call(admin, "DELETE", f"{V1}/webhooks/<int:webhook_id>", hooks, 204)
     finally:
         receiver.shutdown()

@@ -220,12 +220,14 @@ COMPONENTS: dict[str, dict] = {
                     "created_at": nullable(DATETIME), "secret": STR},
                    required=["id", "url", "events"]),
     "WebhookDelivery": obj({
-        "id": INT, "event_id": STR, "type": STR, "status": STR, "attempts": INT,
+        "id": INT, "event_id": STR, "type": STR,
+        "status": {"enum": ["pending", "succeeded", "failed"]}, "attempts": INT,
         "last_status_code": nullable(INT), "next_attempt_at": nullable(DATETIME),
         "delivered_at": nullable(DATETIME),
         "attempt_log": array(obj({"at": nullable(DATETIME), "status_code": nullable(INT),
                                   "duration_ms": nullable(INT), "error": nullable(STR)})),
     }, required=["id", "event_id", "type", "status", "attempts"]),
+    "Redelivered": obj({"redelivered": INT}, required=["redelivered"]),
     "Health": obj({
         "status": {"enum": ["ok", "degraded"]}, "database": STR, "redis": STR,
         "worker": ANY, "scheduler": ANY,
@@ -534,8 +536,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("DELETE", f"{V1}/webhooks/<int:webhook_id>"): op(
         "Delete a webhook", "webhooks", {204: None}, errors=(404,)),
     ("GET", f"{V1}/webhooks/<int:webhook_id>/deliveries"): op(
-        "A webhook's deliveries", "webhooks",
-        {200: listing("deliveries", ref("WebhookDelivery"))}, errors=(404,)),
+        "A webhook's deliveries, newest event first", "webhooks",
+        {200: listing("deliveries", ref("WebhookDelivery"))},
+        query=(Param("status", {"enum": ["pending", "succeeded", "failed"]}),
+               Param("sort", {"enum": ["-event", "event"]},
+                     "the order: by event, newest first (default -event) or oldest first"),
+               Param("cursor", STR, "where the page starts: from a previous answer's next"),
+               *PAGING),
+        errors=(404,)),
+    ("POST", f"{V1}/webhooks/<int:webhook_id>/deliveries/redeliver-failed"): op(
+        "Deliver every failed delivery of a webhook again, in event order", "webhooks",
+        {200: ref("Redelivered")}, errors=(404,),
+        description="Each failed delivery becomes pending with no attempts, due now; the "
+                    "worker sends them in order of occurrence. `redelivered` counts them: "
+                    "0 when none had failed (a second call right after)."),
     ("POST", f"{V1}/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver"): op(
         "Deliver an event again", "webhooks", {200: ref("WebhookDelivery")}, errors=(404,)),
 }

@@ -2,7 +2,7 @@ from flask import request
 
 from ...auth import current_actor, requires
 from ...services import webhooks
-from ...services.paging import next_page_path, page_of, parse_page
+from ...services.paging import next_path
 from . import api_bp, json_body, serializers
 
 
@@ -29,9 +29,16 @@ def delete_webhook(webhook_id):
 @api_bp.get("/webhooks/<int:webhook_id>/deliveries")
 @requires("webhooks.manage")
 def list_deliveries(webhook_id):
-    rows, next_page = page_of(webhooks.deliveries_query(webhook_id), *parse_page(request.args))
-    return {"deliveries": [serializers.webhook_delivery(d) for d in rows],
-            "next": next_page_path(".list_deliveries", next_page)}
+    found = webhooks.delivery_page(webhook_id, request.args)
+    return {"deliveries": [serializers.webhook_delivery(d) for d in found.rows],
+            "next": next_path(".list_deliveries", cursor=found.older, page=None)
+            if found.older else None}
+
+
+@api_bp.post("/webhooks/<int:webhook_id>/deliveries/redeliver-failed")
+@requires("webhooks.manage")
+def redeliver_failed(webhook_id):
+    return {"redelivered": webhooks.redeliver_failed(current_actor(), webhook_id)}
 
 
 @api_bp.post("/webhooks/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
