@@ -1,5 +1,4 @@
 """Deliveries and reminder runs at once, on PostgreSQL with real commits: nothing twice."""
-import threading
 from datetime import date
 
 from sqlalchemy import func, select
@@ -9,33 +8,11 @@ from portal.services import invoices as invoice_service
 from portal.services import mail
 from portal.services.catalog import seed_catalog
 from portal.services.rollup import roll_up_period
+from tests.concurrency import at_once
 from tests.factories import make_deployment, make_tenant, make_user
 from tests.mail.smtp import smtp_server  # noqa: F401
 
 TENANTS = 8
-
-
-def at_once(app, committed, work, n=2):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results.append(work())
-            except Exception as exc:  # surfaced below: a thread's failure must fail the test
-                errors.append(exc)
-            finally:
-                committed.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
-    return results
 
 
 def overdue_invoices(count):
@@ -63,7 +40,7 @@ def test_two_deliveries_of_one_message_send_it_once(app, committed, smtp_server)
     committed.session.remove()
     smtp_server.delay = 0.5  # both deliveries are under way at the same time
 
-    results = at_once(app, committed, lambda: mail.deliver(message_id))
+    results = at_once(app, *[lambda: mail.deliver(message_id)] * 2)
     assert [r["status"] for r in results] == ["sent", "sent"]
     assert [m["Subject"] for m in smtp_server.messages] == ["Hello"]
     with app.app_context():
@@ -76,7 +53,7 @@ def test_two_reminder_runs_at_once_remind_each_invoice_once(app, committed, smtp
     committed.session.remove()
     smtp_server.received.clear()
 
-    runs = at_once(app, committed, lambda: mail.send_reminders(date(2026, 5, 16)).as_dict())
+    runs = at_once(app, *[lambda: mail.send_reminders(date(2026, 5, 16)).as_dict()] * 2)
     assert sum(r["queued"] for r in runs) == TENANTS
     with app.app_context():
         per_invoice = committed.session.execute(

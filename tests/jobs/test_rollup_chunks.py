@@ -2,7 +2,6 @@
 PostgreSQL with real commits, a crash midway loses nothing, a forced run rebuilds drafts only
 (issued and paid invoices byte-for-byte as they were), two runs at once leave one invoice per
 tenant, and the number of SQL statements does not grow with the number of tenants."""
-import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -12,6 +11,7 @@ from portal.models import Invoice, InvoiceLine, RollupRun, Tenant
 from portal.services import usage
 from portal.services.invoices import transition_invoice
 from portal.services.rollup import roll_up_period
+from tests.concurrency import at_once
 from tests.factories import hourly_events, make_deployment, make_tenant, make_user
 
 APRIL = (date(2026, 4, 1), date(2026, 5, 1))
@@ -148,25 +148,9 @@ def test_two_forced_runs_and_a_plain_one_at_once_leave_one_whole_invoice_per_ten
     fresh = _tenants(6, "n")
     db.session.remove()
 
-    barrier = threading.Barrier(3)
-    results, errors = [], []
-
-    def run(force):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results.append((force, roll_up_period(*APRIL, force=force)))
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(f,)) for f in (True, True, False)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == [] and len(results) == 3
+    forces = (True, True, False)
+    results = list(zip(forces, at_once(app, *[
+        (lambda force=force: roll_up_period(*APRIL, force=force)) for force in forces])))
     # Each new tenant was created by exactly one run; every run accounted for every tenant.
     assert sum(r.created for _, r in results) == 6
     for force, r in results:

@@ -1,5 +1,4 @@
 """Two rollups of one period at once, on PostgreSQL with real commits: one invoice a tenant."""
-import threading
 from datetime import date
 
 from sqlalchemy import func, select
@@ -7,6 +6,7 @@ from sqlalchemy import func, select
 from portal.models import Invoice, InvoiceLine
 from portal.services.catalog import seed_catalog
 from portal.services.rollup import roll_up_period
+from tests.concurrency import at_once
 from tests.factories import make_deployment, make_tenant
 
 TENANTS = 25
@@ -21,26 +21,7 @@ def test_two_rollups_at_once_make_exactly_one_invoice_per_tenant(app, committed)
                             starts_on=date(2026, 3, 1))
     committed.session.remove()
 
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results.append(roll_up_period(date(2026, 4, 1), date(2026, 5, 1)))
-            except Exception as exc:  # surfaced below: a thread's failure must fail the test
-                errors.append(exc)
-            finally:
-                committed.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
-    assert len(results) == 2
+    results = at_once(app, *[lambda: roll_up_period(date(2026, 4, 1), date(2026, 5, 1))] * 2)
     assert sum(r.created for r in results) == TENANTS
     assert sum(r.skipped for r in results) == TENANTS
     with app.app_context():

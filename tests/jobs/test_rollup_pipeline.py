@@ -122,31 +122,12 @@ def test_two_forced_runs_at_once_each_rebuild_every_draft_without_a_deadlock(app
     """Each run's writer locks its chunk's drafts (in tenant order) while its reader reads the
     next chunk's usage on a third connection: two such runs at once finish, one after the
     other chunk by chunk, and leave one invoice a tenant."""
-    import threading
+    from tests.concurrency import at_once
 
     db = tenants
     assert roll_up_period(*APRIL).created == TENANTS
     db.session.remove()
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results.append(roll_up_period(*APRIL, force=True))
-            except Exception as exc:  # surfaced below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a forced run never finished (deadlock?)"
-    assert errors == []
+    results = at_once(app, *[lambda: roll_up_period(*APRIL, force=True)] * 2)
     assert [(r.created, r.rebuilt, r.skipped) for r in results] == [(0, TENANTS, 0)] * 2
     assert db.session.scalar(select(func.count()).select_from(Invoice)) == TENANTS
     db.session.remove()
