@@ -72,10 +72,48 @@ def test_a_huge_quantity_with_many_decimals_is_a_422_not_a_500(catalog, api_as):
 ))
 def test_the_usage_schema_shortcut_only_passes_what_the_validator_passes(body):
     from portal.blueprints.api import schemas
+    from portal.services.validation import input_errors
 
     rule = "/api/v1/usage"
     if schemas.conforms("POST", rule, body):
         assert schemas.problems(schemas.validator("POST", rule), body) == {}
+        # …and what the edge check passes: a conforming body skips that walk too.
+        assert input_errors(body) == {}
+
+
+hostile = st.one_of(st.sampled_from(["a\x00b", "\ud800", "x" * 10_001, "bell\x07", "tab\there",
+                                     "2026-04-01T10:00:00Z\x00"]), st.text(max_size=4))
+
+
+@settings(deadline=None, max_examples=1000)
+@given(event=st.fixed_dictionaries({
+    "event_id": hostile, "deployment_id": st.integers(min_value=-2**70, max_value=2**70),
+    "resource_kind": st.one_of(st.sampled_from(["droplet_hours", "llm_tokens"]), hostile),
+    "quantity": st.one_of(st.integers(min_value=-2**70, max_value=2**70),
+                          st.decimals(allow_nan=True, allow_infinity=True)),
+    "occurred_at": st.one_of(st.just("2026-04-01T10:00:00Z"), hostile)}))
+def test_a_conforming_batch_never_hides_what_the_edge_refuses(event):
+    """Control characters, NUL, lone surrogates, 10,001 characters, numbers beyond any
+    field: the shortcut says False wherever the edge check would name something."""
+    from portal.blueprints.api import schemas
+    from portal.services.validation import input_errors
+
+    body = {"events": [event, {**event, "event_id": "second"}]}
+    if input_errors(body):
+        assert not schemas.conforms("POST", "/api/v1/usage", body)
+
+
+def test_an_event_id_with_a_control_character_is_named_at_the_edge(catalog, api_as):
+    from tests.factories import make_deployment, make_user
+
+    dep = make_deployment()
+    r = api_as(make_user()).post("/api/v1/usage", json={"events": [
+        {"event_id": "ok-1", "deployment_id": dep.id, "resource_kind": "llm_tokens",
+         "quantity": 5, "occurred_at": "2026-04-01T10:00:00Z"},
+        {"event_id": "bad\x07", "deployment_id": dep.id, "resource_kind": "llm_tokens",
+         "quantity": 5, "occurred_at": "2026-04-01T11:00:00Z"}]})
+    assert r.status_code == 422
+    assert r.get_json()["error"]["fields"] == {"events[1].event_id": "must not contain control characters"}
 
 
 def test_a_wrong_type_late_in_a_full_batch_is_still_named_by_the_schema(catalog, api_as):
