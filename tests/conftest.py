@@ -220,3 +220,14 @@ def _no_cached_catalog():
     forget_cached_catalog()
     yield
     forget_cached_catalog()
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server on 127.0.0.1 that records what it is sent (tests/fakes/receiver.py):
+    the other end of a webhook."""
+    from tests.fakes.receiver import Receiver
+
+    with Receiver() as r:
+        yield r
+

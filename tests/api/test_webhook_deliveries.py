@@ -9,20 +9,11 @@ from sqlalchemy import select
 
 from portal.models import AuditEntry, WebhookDelivery
 from portal.models.tenancy import TENANT_ADMIN, TENANT_VIEWER
-from portal.services import webhooks
 from tests.conftest import run_worker
 from tests.factories import make_tenant, make_user
-from tests.fakes.receiver import Receiver
-
-# Seven events, oldest first, and what became of each: the receiver answered 500 to the 2nd,
-# 4th and 5th (no retries configured: failed at once); the 6th and 7th are not sent yet.
-OUTCOMES = ["succeeded", "failed", "succeeded", "failed", "failed", "pending", "pending"]
+from tests.webhook_outage import OUTCOMES, seven_events
 
 
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 @pytest.fixture
@@ -32,12 +23,8 @@ def outage(api_as, catalog, database, receiver, app, monkeypatch):
     admin = api_as(make_user(email="ops@example.com"))
     hook = admin.post("/api/v1/webhooks", json={"url": receiver.url,
                                                 "events": ["rollup.finished"]}).get_json()
-    receiver.script = [200, 500, 200, 500, 500]
-    events = [webhooks.emit("rollup.finished", {"n": n}).public_id for n in range(1, 6)]
-    database.session.commit()
-    assert webhooks.deliver_due() == {"succeeded": 2, "retrying": 0, "failed": 3}
-    events += [webhooks.emit("rollup.finished", {"n": n}).public_id for n in (6, 7)]
-    database.session.commit()  # recorded, not dispatched: pending
+    events, counts = seven_events(receiver, database)
+    assert counts == {"succeeded": 2, "retrying": 0, "failed": 3}
     assert len(receiver.requests) == 5
     return admin, hook["id"], events
 

@@ -11,7 +11,6 @@ from portal.models import WebhookDelivery
 from portal.models.tenancy import TENANT_ADMIN
 from portal.services import invoices, rollup, webhooks
 from tests.factories import make_deployment, make_tenant, make_user
-from tests.fakes.receiver import Receiver
 
 
 def verify(secret: str, headers: dict, body: bytes) -> dict:
@@ -21,11 +20,6 @@ def verify(secret: str, headers: dict, body: bytes) -> dict:
     assert hmac.compare_digest(expected, parts["v1"]), "bad signature"
     return json.loads(body)
 
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 @pytest.fixture

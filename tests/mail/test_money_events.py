@@ -5,15 +5,9 @@ import json
 import pytest
 
 from tests.factories import make_user, pdf_text
-from tests.fakes.receiver import Receiver
 from tests.mail.helpers import draft_invoice, messages
 from tests.mail.smtp import pdf_attachments, smtp_server  # noqa: F401
 
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 def test_payments_and_credit_notes_are_pushed_and_mailed(app, catalog, api_as, smtp_server, receiver):

@@ -11,15 +11,10 @@ from portal.models import AuditEntry
 from portal.models.tenancy import TENANT_ADMIN
 from portal.services import webhooks
 from tests.factories import make_tenant, make_user
-from tests.fakes.receiver import Receiver
+from tests.webhook_outage import seven_events
 
 ADMIN = "ops@example.com"
 
-
-@pytest.fixture
-def receiver():
-    with Receiver() as r:
-        yield r
 
 
 @pytest.fixture
@@ -29,12 +24,7 @@ def outage(browser, catalog, database, receiver, app, monkeypatch):
     monkeypatch.setitem(app.config, "WEBHOOK_RETRY_SECONDS", [])
     make_user(email=ADMIN)
     hook = webhooks.create_webhook(None, {"url": receiver.url, "events": ["rollup.finished"]})
-    receiver.script = [200, 500, 200, 500, 500]
-    events = [webhooks.emit("rollup.finished", {"n": n}).public_id for n in range(1, 6)]
-    database.session.commit()
-    webhooks.deliver_due()
-    events += [webhooks.emit("rollup.finished", {"n": n}).public_id for n in (6, 7)]
-    database.session.commit()
+    events, _ = seven_events(receiver, database)
     browser.login(ADMIN)
     return hook.id, events
 
