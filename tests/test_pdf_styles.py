@@ -151,3 +151,70 @@ def test_pdfs_embed_the_cut_latin_fonts_and_fall_back_to_the_system_font_for_oth
     embedded = sorted(row.split()[0].split("+")[1] for row in fonts.splitlines()[2:])
     # The cut fonts for everything, the system's bold DejaVu Sans for the bold name's Ō alone.
     assert embedded == ["DejaVu-Sans-Bold", "DejaVu-Sans-Latin", "DejaVu-Sans-Latin-Bold"]
+
+
+def tenant_documents() -> dict[str, str]:
+    """Invoices that differ only in what a tenant typed: other scripts (right to left, CJK, a
+    letter the cut fonts lack), an address that wraps, a word longer than its column."""
+    def invoice(**changes):
+        tenant = make_tenant()
+        for name, value in changes.items():
+            setattr(tenant, name, value)
+        return sample_invoice(tenant=tenant)
+
+    invoices = {
+        "latin": sample_invoice(),
+        "arabic": invoice(billing_name="شركة أكمي للذكاء الاصطناعي"),
+        "hebrew and latin": invoice(billing_name='עברית בע"מ Acme AI'),
+        "cjk": invoice(billing_name="株式会社アクメ人工知能研究所"),
+        "macron": invoice(billing_name="Ōtautahi Studio Limited"),
+        "wrapping address": invoice(billing_address="Level 3, " + "Very Long Street Name " * 12
+                                    + "\nSydney NSW 2000\nAustralia"),
+        "long word": invoice(billing_name="A" * 150),
+        "draft": sample_invoice(status="draft", numbered=False),
+    }
+    return {name: render_template("pdf/invoice.html", **pdf._context(invoice, name == "draft"),
+                                  **pdf._money(invoice, {}))
+            for name, invoice in invoices.items()}
+
+
+def test_what_a_tenant_typed_never_carries_a_style_into_another_pdf(app):
+    with app.app_context():
+        html = tenant_documents()
+        expected = {name: plain_weasyprint(page) for name, page in html.items()}
+        names = list(html)
+        rendered = [(name, pdf.write_pdf(html[name]))
+                    for order in (names, names[::-1]) for name in order]
+    assert len(set(expected.values())) == len(expected) == 8
+    assert [name for name, content in rendered if content != expected[name]] == []
+
+
+def test_a_memo_that_starts_again_inside_a_document_changes_no_byte(app, monkeypatch):
+    """A full memo is cleared while a document's styles still point at its entries."""
+    from portal import pdf_styles
+
+    monkeypatch.setattr(pdf_styles, "MAX_ENTRIES", 7)
+    # A renderer of its own with the small memo (the thread's own comes back after the test).
+    monkeypatch.delattr(pdf._local, "renderer", raising=False)
+    with app.app_context():
+        html = tenant_documents()
+        expected = {name: plain_weasyprint(page) for name, page in html.items()}
+        rendered = [(name, pdf.write_pdf(html[name])) for name in list(html) * 2]
+        assert len(pdf.renderer().style_memo.entries) <= 7
+    assert [name for name, content in rendered if content != expected[name]] == []
+
+
+def test_renderers_on_several_threads_at_once_each_render_what_weasyprint_does(app):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with app.app_context():
+        html = tenant_documents()
+        expected = {name: plain_weasyprint(page) for name, page in html.items()}
+
+    def render(name):
+        with app.app_context():
+            return name, pdf.write_pdf(html[name])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        rendered = list(pool.map(render, list(html) * 3))
+    assert [name for name, content in rendered if content != expected[name]] == []

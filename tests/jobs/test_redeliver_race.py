@@ -1,5 +1,6 @@
 """Two admins press "Redeliver all failed" at the same moment: one resets the failed deliveries,
-the other, having waited for its row locks, finds none failed; each event is sent once."""
+the other, having waited for its row locks, finds none failed; each event is sent once. And a
+redelivery pressed while the first request is still out is not undone by that request's answer."""
 import json
 import threading
 import time
@@ -53,3 +54,44 @@ def test_two_bulk_redeliveries_at_once_count_each_failed_delivery_once(app, comm
         count = db.session.execute(text(
             "SELECT count(*) FROM audit_log WHERE action = 'webhook.redeliver_failed'")).scalar()
         assert count == 1
+
+
+def test_a_late_answer_to_a_redelivered_request_does_not_undo_the_redelivery(app, committed,
+                                                                               monkeypatch):
+    """An admin redelivers a delivery whose first request is still out (a slow receiver): the
+    redelivery is sent and succeeds; when the first request's 500 comes back afterwards, it
+    is logged as an attempt but no longer decides the delivery (it had marked the delivered
+    event failed, for "Redeliver all failed" to send it a third time)."""
+    monkeypatch.setitem(app.config, "WEBHOOK_RETRY_SECONDS", [])  # one failure is final
+    with Receiver() as receiver:
+        receiver.script = [500, 200]
+        receiver.hold_seconds = 3.0  # the first request: answered 500 three seconds later
+        hook_id = webhooks.create_webhook(None, {"url": receiver.url,
+                                                 "events": ["rollup.finished"]}).id
+        event = webhooks.emit("rollup.finished", {"n": 1}).public_id
+        db.session.commit()
+        db.session.remove()
+        first = []
+
+        def dispatcher():
+            with app.app_context():
+                first.append(webhooks.deliver_due())
+                db.session.remove()
+
+        thread = threading.Thread(target=dispatcher)
+        thread.start()
+        assert receiver.arrived.wait(5)
+        receiver.hold_seconds = 0  # the redelivery is answered at once
+        delivery_id = db.session.scalar(text("SELECT id FROM webhook_deliveries"))
+        webhooks.redeliver(None, hook_id, delivery_id)  # sent inline (no Redis): a 200
+        db.session.remove()
+        thread.join(timeout=30)
+
+        assert [json.loads(r["body"])["id"] for r in receiver.requests] == [event, event]
+        row = db.session.execute(text(
+            "SELECT status, attempts, last_status_code FROM webhook_deliveries")).one()
+        assert tuple(row) == ("succeeded", 1, 200)
+        attempts = db.session.execute(text(
+            "SELECT status_code, error FROM webhook_attempts ORDER BY id")).all()
+        assert [tuple(a) for a in attempts] == [(200, None), (500, "answered HTTP 500")]
+        assert first == [{"succeeded": 0, "retrying": 0, "failed": 0}]  # no longer its to decide

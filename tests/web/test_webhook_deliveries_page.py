@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from portal.models import AuditEntry
+from portal.models import AuditEntry, WebhookDelivery
 from portal.models.tenancy import TENANT_ADMIN
 from portal.services import webhooks
 from tests.factories import make_tenant, make_user
@@ -139,3 +139,17 @@ def test_tenant_roles_are_refused(browser, outage, receiver):
     assert browser.get(f"/webhooks/{hook_id}/deliveries/summary").status_code == 403
     assert browser.post(f"/webhooks/{hook_id}/deliveries/redeliver-failed").status_code == 403
     assert len(receiver.requests) == 5
+
+
+def test_the_redeliver_forms_refuse_a_post_without_the_csrf_token(browser, outage, receiver,
+                                                                   database):
+    hook_id, _ = outage
+    failed = database.session.scalar(select(WebhookDelivery.id).where(
+        WebhookDelivery.webhook_id == hook_id, WebhookDelivery.status == "failed"))
+    for path in (f"/webhooks/{hook_id}/deliveries/redeliver-failed",
+                 f"/webhooks/{hook_id}/deliveries/{failed}/redeliver"):
+        assert browser.client.post(path).status_code == 400  # signed in, but no token
+    assert len(receiver.requests) == 5
+    assert webhooks.count_by_status(hook_id) == {"pending": 2, "succeeded": 2, "failed": 3}
+    assert database.session.scalar(select(AuditEntry.id).where(
+        AuditEntry.action.like("webhook.redeliver%"))) is None
