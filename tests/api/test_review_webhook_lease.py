@@ -9,7 +9,7 @@ from sqlalchemy import event
 from portal.extensions import db
 from portal.models import WebhookDelivery
 from portal.services import webhooks
-from tests.api.test_webhooks import admin_api, receiver  # noqa: F401 (the fixtures)
+from tests.api.test_webhooks import admin_api  # noqa: F401 (the fixture)
 
 
 def test_each_lease_ends_after_the_moment_it_is_taken(admin_api, receiver, database, app,  # noqa: F811

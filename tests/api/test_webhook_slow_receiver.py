@@ -15,7 +15,7 @@ from portal.clock import as_utc, utcnow
 from portal.extensions import db
 from portal.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from portal.services import webhooks
-from tests.api.test_webhooks import admin_api, receiver  # noqa: F401 (the fixtures)
+from tests.api.test_webhooks import admin_api  # noqa: F401 (the fixture)
 from tests.factories import make_user
 from tests.fakes.receiver import Receiver
 
