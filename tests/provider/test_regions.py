@@ -11,19 +11,9 @@ from portal.provider.digitalocean import DigitalOceanClient, ProviderError, Regi
 from portal.provider.regions import PUBLISHED_REGIONS
 from portal.services import deployments, provider_sync, regions
 from tests.factories import make_deployment, make_tenant, make_user
-from tests.fakes.digitalocean import FakeDigitalOcean, droplet_json, region_json
+from tests.fakes.digitalocean import droplet_json, region_json
 
 NOW = datetime(2026, 4, 15, 10, 20, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def fake(app, monkeypatch):
-    with FakeDigitalOcean(token="test-token") as server:
-        server.per_page_max = 2
-        monkeypatch.setitem(app.config, "DIGITALOCEAN_TOKEN", "test-token")
-        monkeypatch.setitem(app.config, "DIGITALOCEAN_API_URL", server.url)
-        monkeypatch.setitem(app.config, "PROVIDER_TIMEOUT_SECONDS", 2.0)
-        yield server
 
 
 def stored(database):

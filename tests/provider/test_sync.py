@@ -10,7 +10,6 @@ from portal.services.dashboard import cost_vs_revenue
 from portal.services.rollup import roll_up_period
 from tests.factories import make_deployment, make_tenant, make_user
 from tests.fakes.digitalocean import (
-    FakeDigitalOcean,
     balance_json,
     droplet_json,
     invoice_item_json,
@@ -19,16 +18,6 @@ from tests.fakes.digitalocean import (
 )
 
 NOW = datetime(2026, 4, 15, 10, 20, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def fake(app, monkeypatch):
-    with FakeDigitalOcean(token="test-token") as server:
-        server.per_page_max = 2
-        monkeypatch.setitem(app.config, "DIGITALOCEAN_TOKEN", "test-token")
-        monkeypatch.setitem(app.config, "DIGITALOCEAN_API_URL", server.url)
-        monkeypatch.setitem(app.config, "PROVIDER_TIMEOUT_SECONDS", 2.0)
-        yield server
 
 
 @pytest.fixture

@@ -248,26 +248,27 @@ def _cells(html: str, n: int) -> list[str]:
                      .split()) for r in rows]
 
 
+def _column_of_every_page(browser, url: str, n: int, link: str) -> list[str]:
+    """Column ``n`` of every page, from ``url`` following the ``link`` ("Older →") to the end."""
+    seen = []
+    while url:
+        html = browser.get(url, htmx=True).get_data(as_text=True)
+        seen += _cells(html, n)
+        url = _link(html, link)
+    return seen
+
+
 def test_users_search_by_email_and_sort_both_ways(admin_browser, listed):
     tenants, _ = listed
     for i in range(5):
         make_user(role=TENANT_ADMIN, tenant=tenants["acme"], email=f"u{i}@acme.example")
     make_user(role=TENANT_ADMIN, tenant=tenants["globex"], email="boss@globex.example")
     everyone = sorted([ADMIN, "boss@globex.example"] + [f"u{i}@acme.example" for i in range(5)])
-    seen, url = [], "/users/?per_page=3"
-    while url:
-        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
-        seen += _cells(html, 1)
-        url = _link(html, "Older →")
-    assert seen == everyone  # A to Z by default, across three pages
+    # A to Z by default, across three pages
+    assert _column_of_every_page(admin_browser, "/users/?per_page=3", 1, "Older →") == everyone
     down, aria = _header(admin_browser.get("/users/", htmx=True).get_data(as_text=True), "Email")
     assert aria == "ascending" and "sort=-email" in down
-    seen, url = [], down + "&per_page=3"
-    while url:
-        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
-        seen += _cells(html, 1)
-        url = _link(html, "Next →")
-    assert seen == everyone[::-1]
+    assert _column_of_every_page(admin_browser, down + "&per_page=3", 1, "Next →") == everyone[::-1]
     html = admin_browser.get("/users/?email=ACME.ex", htmx=True).get_data(as_text=True)
     assert _cells(html, 1) == [f"u{i}@acme.example" for i in range(5)]
     assert _summary(admin_browser, "/users/summary?email=acme.ex&per_page=2&page=2") == (
@@ -314,21 +315,12 @@ def test_inventory_sorts_by_name_both_ways_and_searches(admin_browser, listed):
     ordered = db.session.execute(
         db.select(ProviderResource.name).order_by(ProviderResource.name, ProviderResource.id)
     ).scalars().all()  # the database's collation decides where "Web-a" sorts
-    seen, url = [], "/provider/inventory?per_page=2"
-    while url:
-        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
-        seen += _cells(html, 2)
-        url = _link(html, "Older →")
-    assert seen == ordered
+    assert _column_of_every_page(
+        admin_browser, "/provider/inventory?per_page=2", 2, "Older →") == ordered
     down, aria = _header(admin_browser.get("/provider/inventory", htmx=True).get_data(as_text=True),
                          "Name")
     assert aria == "ascending"
-    seen, url = [], down + "&per_page=2"
-    while url:
-        html = admin_browser.get(url, htmx=True).get_data(as_text=True)
-        seen += _cells(html, 2)
-        url = _link(html, "Next →")
-    assert seen == ordered[::-1]
+    assert _column_of_every_page(admin_browser, down + "&per_page=2", 2, "Next →") == ordered[::-1]
     html = admin_browser.get("/provider/inventory?q=WEB&sort=name", htmx=True).get_data(as_text=True)
     assert sorted(_cells(html, 2)) == sorted(["web-b", "Web-a", "web-c"])
     assert _summary(admin_browser, "/provider/inventory/summary?q=web&per_page=2") == (
