@@ -12,11 +12,16 @@ def round_half_up(value: Decimal | Fraction | int) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, Fraction):
-        num, den = value.numerator, value.denominator
-        sign = -1 if num < 0 else 1
-        q, r = divmod(abs(num), den)
-        return sign * (q + (1 if 2 * r >= den else 0))
+        return divide_half_up(value.numerator, value.denominator)
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def divide_half_up(num: int, den: int) -> int:
+    """``num / den`` (``den`` > 0) rounded to a whole number, halves away from zero, in
+    integers: the rounding of :func:`round_half_up` for a ratio held as two ints."""
+    sign = -1 if num < 0 else 1
+    q, r = divmod(abs(num), den)
+    return sign * (q + (1 if 2 * r >= den else 0))
 
 
 # Symbols printed before amounts; the ISO code is shown beside them where it matters.

@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import Iterable, Mapping
 
 from .labels import kind_label, unit_label
-from .money import round_half_up
+from .money import divide_half_up, round_half_up
 from .proration import days_in_month, fraction_from_start
 from .terms import BASE_UNITS, UNIT_FACTORS, AddonTerms, PlanItemTerms, PlanTerms
 
@@ -166,15 +166,15 @@ def overage_lines(
             if num == 0:
                 continue
         den *= factor  # now the overage in overage units
-        cents, rest = divmod(num * item.overage_price_cents, den)
+        allowance_text = _allowance_text(full, p, q, BASE_UNITS[kind])
         lines.append(
             Line(
                 kind=OVERAGE,
-                description=f"{kind_label(kind)} beyond the {_allowance_text(full, p, q, BASE_UNITS[kind])}",
+                description=f"{kind_label(kind)} beyond the {allowance_text}",
                 qty=_decimal(Fraction(num, den)),
                 unit=item.overage_unit,
                 unit_price_cents=item.overage_price_cents,
-                amount_cents=cents + (1 if 2 * rest >= den else 0),
+                amount_cents=divide_half_up(num * item.overage_price_cents, den),
                 resource_kind=kind,
             )
         )
