@@ -76,8 +76,8 @@ def subscription_lines(
         first, end = usage_window(period_start, period_end, sub.starts_on, sub.last_day)
         days = (end - first).days
         total = (period_end - period_start).days
-        note = f"{days}/{total} days, {first.isoformat()} to {(end - timedelta(days=1)).isoformat()}"
-        lines = prorate(lines, fraction, note)
+        last = (end - timedelta(days=1)).isoformat()
+        lines = prorate(lines, fraction, f"{days}/{total} days, {first.isoformat()} to {last}")
     lines += overage_lines(sub.plan, sub.addons, usage, fraction)
     return for_deployment(lines, sub.deployment_id)
 

@@ -36,9 +36,7 @@ def _to_detail(deployment_id: int):
 
 
 def _filters(user) -> dict:
-    filters = {"status": request.args.get("status") or None,
-               "region": request.args.get("region") or None,
-               "name_search": request.args.get("name") or None}
+    filters = deployments.list_filters(request.args)
     if user.is_platform_admin:  # the search box: an exact slug, or a slug prefix
         filters["tenant_search"] = request.args.get("tenant") or None
     return filters

@@ -78,6 +78,13 @@ def deployments_query(user: User, tenant_slug: str | None = None, tenant_search:
     return query
 
 
+def list_filters(args: Mapping[str, str]) -> dict:
+    """The list's filters that the page and the API read alike from their query strings:
+    ``status``, ``region`` and ``name`` (any part of it); blank is no filter."""
+    return {"status": args.get("status") or None, "region": args.get("region") or None,
+            "name_search": args.get("name") or None}
+
+
 def list_deployments(user: User, tenant_slug: str | None = None) -> list[Deployment]:
     return list(db.session.scalars(deployments_query(user, tenant_slug)))
 

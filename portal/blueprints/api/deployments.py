@@ -12,10 +12,8 @@ def list_deployments():
     """Filtered as the page is (``tenant`` an exact slug, ``status``, ``region``, ``name`` any
     part of it) and paged by cursor, in ``sort``'s order (default by name)."""
     args = parse_list_args(request.args, deployments.API_DEPLOYMENT_SORTS)
-    query = deployments.deployments_query(
-        current_actor(), tenant_slug=request.args.get("tenant") or None,
-        status=request.args.get("status") or None, region=request.args.get("region") or None,
-        name_search=request.args.get("name") or None)
+    query = deployments.deployments_query(current_actor(), tenant_slug=request.args.get("tenant") or None,
+                                          **deployments.list_filters(request.args))
     found = keyset_page(query, args.keyset, args.cursor, args.page, args.per_page)
     return {"deployments": [serializers.deployment(d) for d in found.rows],
             "next": next_path(".list_deployments", cursor=found.older, page=None) if found.older else None}
